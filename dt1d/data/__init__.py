@@ -1,0 +1,36 @@
+"""Patient records: the data contract, validation, resampling, targets and twin files."""
+
+from dt1d.data.schema import (
+    BASAL,
+    BOLUS,
+    CARBS,
+    GLUCOSE,
+    INSULIN,
+    MGDL_PER_MMOLL,
+    PATIENT_ID,
+    TIME,
+    DataValidationError,
+    infer_step,
+    iter_patients,
+    validate,
+)
+from dt1d.data.targets import horizons_of, make_target
+
+# Readers (dt1d.data.readers) are wired in here by the lead.
+
+__all__ = [
+    "BASAL",
+    "BOLUS",
+    "CARBS",
+    "GLUCOSE",
+    "INSULIN",
+    "MGDL_PER_MMOLL",
+    "PATIENT_ID",
+    "TIME",
+    "DataValidationError",
+    "horizons_of",
+    "infer_step",
+    "iter_patients",
+    "make_target",
+    "validate",
+]
