@@ -6,5 +6,28 @@ Imports nothing heavy: no matplotlib, no torch. All functions are NaN-aware
 """
 
 from dt1d.metrics.accuracy import grmse, grmse_penalty, mae, mard, me, rmse
+from dt1d.metrics.error_grids import (
+    PARKES_BOUNDARIES,
+    ZONES,
+    clarke_zone_fractions,
+    clarke_zones,
+    parkes_zone_fractions,
+    parkes_zones,
+    zone_fractions,
+)
 
-__all__ = ["rmse", "mae", "me", "mard", "grmse", "grmse_penalty"]
+__all__ = [
+    "rmse",
+    "mae",
+    "me",
+    "mard",
+    "grmse",
+    "grmse_penalty",
+    "ZONES",
+    "PARKES_BOUNDARIES",
+    "clarke_zones",
+    "parkes_zones",
+    "zone_fractions",
+    "clarke_zone_fractions",
+    "parkes_zone_fractions",
+]
