@@ -1,5 +1,6 @@
 """Patient records: the data contract, validation, resampling, targets and twin files."""
 
+from dt1d.data.resample import resample
 from dt1d.data.schema import (
     BASAL,
     BOLUS,
@@ -16,6 +17,7 @@ from dt1d.data.schema import (
 )
 from dt1d.data.targets import horizons_of, make_target
 
+# Twin files live in dt1d.data.twinfile (write_twin_file, read_twin_file, TwinFileError).
 # Readers (dt1d.data.readers) are wired in here by the lead.
 
 __all__ = [
@@ -32,5 +34,6 @@ __all__ = [
     "infer_step",
     "iter_patients",
     "make_target",
+    "resample",
     "validate",
 ]
