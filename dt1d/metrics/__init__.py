@@ -15,6 +15,17 @@ from dt1d.metrics.error_grids import (
     parkes_zones,
     zone_fractions,
 )
+from dt1d.metrics.glycaemic import (
+    glucose_events,
+    glycaemic_outcomes,
+    gmi,
+    hbgi,
+    lbgi,
+    risk_index,
+    time_in_range,
+)
+from dt1d.metrics.tables import ACCURACY_COLUMNS, forecast_accuracy_table
+from dt1d.metrics.temporal import temporal_gain, time_lag
 
 __all__ = [
     "rmse",
@@ -30,4 +41,15 @@ __all__ = [
     "zone_fractions",
     "clarke_zone_fractions",
     "parkes_zone_fractions",
+    "time_lag",
+    "temporal_gain",
+    "glycaemic_outcomes",
+    "glucose_events",
+    "risk_index",
+    "lbgi",
+    "hbgi",
+    "gmi",
+    "time_in_range",
+    "forecast_accuracy_table",
+    "ACCURACY_COLUMNS",
 ]

@@ -135,3 +135,15 @@ def test_mmol_and_mgdl_consistent(pairs):
 def test_bad_units():
     with pytest.raises(ValueError, match="units must be one of"):
         grmse([100.0], [100.0], units="mg")
+
+
+def test_metrics_import_no_matplotlib_or_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dt1d.metrics; "
+        "bad = [m for m in ('matplotlib', 'torch') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,246 @@
+"""Glycaemic outcomes of a glucose trace: summary statistics, time in ranges, risk, events.
+
+Definitions follow the international consensus on CGM metrics (Battelino T
+et al. Clinical targets for continuous glucose monitoring data
+interpretation. Diabetes Care 2019;42(8):1593-1603; Danne T et al. Diabetes
+Care 2017;40(12):1631-40). Glucose is in mg/dL unless ``units="mmol/L"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dt1d.metrics._arrays import _as_float_array, _to_mgdl
+
+__all__ = [
+    "glycaemic_outcomes",
+    "glucose_events",
+    "risk_index",
+    "lbgi",
+    "hbgi",
+    "gmi",
+    "time_in_range",
+]
+
+#: Minutes below (above) a threshold that make an event, and back in range that end it.
+EVENT_MIN_DURATION_MIN = 15.0
+
+
+def _trace(glucose: Any, step_min: float | None, units: str) -> tuple[np.ndarray, float]:
+    """Return (glucose in mg/dL on a regular grid, step in minutes) from a Series or array."""
+    if isinstance(glucose, pd.DataFrame):
+        if "glucose" not in glucose.columns:
+            raise ValueError("the record has no 'glucose' column")
+        glucose = glucose["glucose"]
+    if isinstance(glucose, pd.Series) and isinstance(glucose.index, pd.DatetimeIndex):
+        index = glucose.index.as_unit("ns")
+        if len(index) > 1:
+            diffs = np.diff(index.asi8)
+            if (diffs <= 0).any():
+                raise ValueError("the glucose index must be strictly increasing; sort it first")
+            values, counts = np.unique(diffs, return_counts=True)
+            grid_step = values[np.argmax(counts)]
+            if (diffs % grid_step).any():
+                raise ValueError(
+                    "the glucose index is not on a regular grid; "
+                    "put it on one with dt1d.data.resample(df, step='5min')"
+                )
+            index_step_min = grid_step / 6e10
+            if step_min is not None and not np.isclose(step_min, index_step_min):
+                raise ValueError(
+                    f"step_min={step_min} disagrees with the index step of {index_step_min:g} min"
+                )
+            step_min = float(index_step_min)
+            positions = (index.asi8 - index.asi8[0]) // grid_step
+            values_arr = np.full(int(positions[-1]) + 1, np.nan)
+            values_arr[positions] = _as_float_array(glucose.to_numpy(), "glucose")
+            return _to_mgdl(values_arr, units), step_min
+    arr = _as_float_array(glucose, "glucose").ravel()
+    if step_min is None:
+        step_min = 5.0
+    if not step_min > 0:
+        raise ValueError(f"step_min must be positive, got {step_min!r}")
+    return _to_mgdl(arr, units), float(step_min)
+
+
+def risk_index(glucose_mgdl: Any) -> np.ndarray:
+    """Kovatchev's symmetrised glucose scale f(BG) = 1.509 ((ln BG)^1.084 - 5.381).
+
+    Kovatchev BP, Cox DJ, Gonder-Frederick LA, Clarke W. Symmetrization of the
+    blood glucose measurement scale and its applications. Diabetes Care
+    1997;20(11):1655-8. f maps 20..600 mg/dL to about -sqrt(10)..sqrt(10) and is
+    0 at 112.5 mg/dL.
+    """
+    bg = _as_float_array(glucose_mgdl, "glucose")
+    if (bg[~np.isnan(bg)] <= 1.0).any():
+        raise ValueError("the risk scale needs glucose above 1 mg/dL (is it in mmol/L?)")
+    return 1.509 * (np.log(bg) ** 1.084 - 5.381)
+
+
+def lbgi(glucose: Any, *, units: str = "mg/dL") -> float:
+    """Low blood glucose index: mean of 10 f(BG)^2 over readings with f < 0 (0 otherwise).
+
+    Kovatchev BP, Cox DJ, Gonder-Frederick LA, Young-Hyman D, Schlundt D,
+    Clarke W. Assessment of risk for severe hypoglycemia among adults with
+    IDDM. Diabetes Care 1998;21(11):1870-5. NaN readings are ignored.
+    """
+    bg = _to_mgdl(_as_float_array(glucose, "glucose").ravel(), units)
+    bg = bg[~np.isnan(bg)]
+    if bg.size == 0:
+        return float("nan")
+    f = risk_index(bg)
+    return float(np.mean(np.where(f < 0, 10.0 * f * f, 0.0)))
+
+
+def hbgi(glucose: Any, *, units: str = "mg/dL") -> float:
+    """High blood glucose index: mean of 10 f(BG)^2 over readings with f > 0 (0 otherwise).
+
+    Kovatchev BP et al. 1998 (see :func:`lbgi`). NaN readings are ignored.
+    """
+    bg = _to_mgdl(_as_float_array(glucose, "glucose").ravel(), units)
+    bg = bg[~np.isnan(bg)]
+    if bg.size == 0:
+        return float("nan")
+    f = risk_index(bg)
+    return float(np.mean(np.where(f > 0, 10.0 * f * f, 0.0)))
+
+
+def gmi(mean_glucose_mgdl: float) -> float:
+    """Glucose management indicator in % HbA1c units: 3.31 + 0.02392 * mean glucose (mg/dL).
+
+    Bergenstal RM et al. Glucose management indicator (GMI): a new term for
+    estimating A1C from continuous glucose monitoring. Diabetes Care
+    2018;41(11):2275-80.
+    """
+    return 3.31 + 0.02392 * float(mean_glucose_mgdl)
+
+
+def time_in_range(
+    glucose: Any, low_mgdl: float = 70.0, high_mgdl: float = 180.0, *, units: str = "mg/dL"
+) -> float:
+    """Percent of the known readings with low_mgdl <= glucose <= high_mgdl (NaN if none)."""
+    bg = _to_mgdl(_as_float_array(glucose, "glucose").ravel(), units)
+    bg = bg[~np.isnan(bg)]
+    if bg.size == 0:
+        return float("nan")
+    return float(100.0 * np.mean((bg >= low_mgdl) & (bg <= high_mgdl)))
+
+
+def glucose_events(
+    glucose: Any,
+    threshold_mgdl: float,
+    *,
+    below: bool = True,
+    step_min: float | None = None,
+    min_duration_min: float = EVENT_MIN_DURATION_MIN,
+    units: str = "mg/dL",
+) -> list[tuple[int, int]]:
+    """Hypo- (``below=True``) or hyperglycaemic events of a trace, as (start, end) positions.
+
+    Consensus definition (Battelino et al. 2019; Danne et al. 2017): an event
+    begins when glucose stays beyond the threshold (< threshold for hypo,
+    > threshold for hyper) for at least ``min_duration_min`` (15) consecutive
+    minutes, and ends once it has been back (>= or <= the threshold) for at
+    least 15 consecutive minutes. Each reading stands for one grid step, so
+    three 5-minute readings make 15 minutes. A missing reading (NaN) breaks a
+    run: minutes on either side of a gap are not added up, so a gap neither
+    starts nor ends an event. ``start`` is the first reading of the event and
+    ``end`` the first reading of the run that ended it (the trace length if it
+    never ended). Positions refer to the regular grid (for a Series with a
+    DatetimeIndex, to the grid spanning its first to last time).
+    """
+    bg, step = _trace(glucose, step_min, units)
+    need = int(np.ceil(min_duration_min / step - 1e-9))
+    need = max(need, 1)
+    known = ~np.isnan(bg)
+    with np.errstate(invalid="ignore"):
+        beyond = (bg < threshold_mgdl) if below else (bg > threshold_mgdl)
+    events: list[tuple[int, int]] = []
+    in_event = False
+    run_start = -1  # first position of the current run of same-state known readings
+    run_len = 0
+    start = -1
+    for i in range(bg.size):
+        if not known[i]:
+            run_len = 0
+            continue
+        # a reading that continues the current run (state we are looking for)
+        looking_for_beyond = not in_event
+        matches = beyond[i] if looking_for_beyond else not beyond[i]
+        if not matches:
+            run_len = 0
+            continue
+        if run_len == 0:
+            run_start = i
+        run_len += 1
+        if run_len >= need:
+            if in_event:
+                events.append((start, run_start))
+                in_event = False
+            else:
+                start = run_start
+                in_event = True
+            run_len = 0
+    if in_event:
+        events.append((start, bg.size))
+    return events
+
+
+def glycaemic_outcomes(
+    glucose: Any, *, step_min: float | None = None, units: str = "mg/dL"
+) -> dict[str, float]:
+    """Consensus glycaemic outcomes of one trace, glucose values in mg/dL.
+
+    ``glucose`` is a Series with a DatetimeIndex (a validated record also
+    works), or an array on a regular grid of ``step_min`` minutes (default 5).
+    NaN readings are ignored; ``coverage_pct`` says how many were known.
+    Times in ranges are percent of the known readings; ``time_below_70_pct``
+    includes the time below 54 and ``time_above_180_pct`` the time above 250.
+    SD is the sample standard deviation (ddof=1); CV = 100 SD / mean.
+    """
+    bg, step = _trace(glucose, step_min, units)
+    known = bg[~np.isnan(bg)]
+    n = int(known.size)
+    out: dict[str, float] = {"n_readings": float(n)}
+    out["coverage_pct"] = float(100.0 * n / bg.size) if bg.size else float("nan")
+    if n == 0:
+        nan = float("nan")
+        for key in (
+            "mean_mgdl",
+            "sd_mgdl",
+            "cv_pct",
+            "gmi_pct",
+            "time_in_range_70_180_pct",
+            "time_below_70_pct",
+            "time_below_54_pct",
+            "time_above_180_pct",
+            "time_above_250_pct",
+            "lbgi",
+            "hbgi",
+        ):
+            out[key] = nan
+    else:
+        mean = float(known.mean())
+        sd = float(known.std(ddof=1)) if n > 1 else float("nan")
+        out["mean_mgdl"] = mean
+        out["sd_mgdl"] = sd
+        out["cv_pct"] = 100.0 * sd / mean
+        out["gmi_pct"] = gmi(mean)
+        out["time_in_range_70_180_pct"] = float(100.0 * np.mean((known >= 70) & (known <= 180)))
+        out["time_below_70_pct"] = float(100.0 * np.mean(known < 70))
+        out["time_below_54_pct"] = float(100.0 * np.mean(known < 54))
+        out["time_above_180_pct"] = float(100.0 * np.mean(known > 180))
+        out["time_above_250_pct"] = float(100.0 * np.mean(known > 250))
+        out["lbgi"] = lbgi(known)
+        out["hbgi"] = hbgi(known)
+    for key, threshold, below in (
+        ("hypo_events_70", 70.0, True),
+        ("hypo_events_54", 54.0, True),
+        ("hyper_events_180", 180.0, False),
+        ("hyper_events_250", 250.0, False),
+    ):
+        out[key] = float(len(glucose_events(bg, threshold, below=below, step_min=step)))
+    return out
