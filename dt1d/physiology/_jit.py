@@ -1,0 +1,48 @@
+"""numba ``njit`` with an on-disk cache when one is writable, and without it otherwise."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numba
+
+logger = logging.getLogger(__name__)
+
+#: Set ``DT1D_NUMBA_CACHE=0`` to switch the on-disk cache off (e.g. on a read-only install).
+CACHE_ENV_VAR = "DT1D_NUMBA_CACHE"
+
+_warned = False
+
+
+def cache_enabled() -> bool:
+    """Whether kernels ask numba for an on-disk cache (``DT1D_NUMBA_CACHE`` not set to 0)."""
+    return os.environ.get(CACHE_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def jit(**options: Any) -> Callable[[Callable], Callable]:
+    """Decorate a kernel with ``numba.njit(cache=True, **options)``, falling back to no cache.
+
+    numba refuses ``cache=True`` at decoration time (``RuntimeError: no locator available``)
+    when neither the package's ``__pycache__``, ``NUMBA_CACHE_DIR`` nor the user cache
+    directory is writable; the kernel is then compiled on every start instead of failing
+    the import.
+    """
+
+    def decorate(func: Callable) -> Callable:
+        global _warned
+        if cache_enabled():
+            try:
+                return numba.njit(cache=True, **options)(func)
+            except RuntimeError as exc:  # no writable cache locator
+                if not _warned:
+                    logger.warning(
+                        "numba cache disabled (%s); dt1d kernels will be compiled on every start",
+                        exc,
+                    )
+                    _warned = True
+        return numba.njit(cache=False, **options)(func)
+
+    return decorate

@@ -1,0 +1,445 @@
+"""numba kernels of the UVA/Padova model: right-hand side, RK4 step, meal logic, steady states.
+
+Everything here is a pure function over float64 arrays and floats, usable from Python and
+from other jitted code (the mechanistic twin runs them inside its own likelihood).
+
+Conventions (see ``dt1d.physiology.params`` for the layouts):
+
+- ``p``: parameter vector, shape ``(N_PARAMS,)``, ``PatientParams.to_array()`` order, index
+  constants ``P_*``. The internal ``_deriv``/``_rk4`` take ``p`` as ``(N_PARAMS, n)`` plus a
+  patient column ``j`` so that batch kernels can vectorise across patients.
+- ``x``: state vector, shape ``(13,)``, index constants ``X_*`` (mg, mg/kg, pmol/kg, pmol/L).
+- Inputs are held constant over each minute: ``carbs_g_per_min`` is the carbohydrate
+  *eaten* in that minute (after the eating-rate limit, see :func:`meal_minute`),
+  ``insulin_u_per_min`` the subcutaneous insulin rate (basal and bolus together), and
+  ``dbar_mg`` the meal size that shapes gastric emptying (simglucose's ``last_Qsto +
+  1000 * last_foodtaken``).
+- Meal state: a ``(N_MEAL,)`` float vector per patient, index constants ``M_*``; create it
+  with :func:`new_meal_state`.
+
+Time is in minutes. Glucose outputs are ``x[X_GS] / Vg`` (subcutaneous, what a CGM sees)
+and ``x[X_GP] / Vg`` (plasma), in mg/dL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dt1d.physiology._jit import jit
+from dt1d.physiology.params import (
+    N_PARAMS,
+    N_STATES,
+    P_B,
+    P_BW,
+    P_D,
+    P_F,
+    P_FSNC,
+    P_IB,
+    P_K1,
+    P_K2,
+    P_KA1,
+    P_KA2,
+    P_KABS,
+    P_KD,
+    P_KE1,
+    P_KE2,
+    P_KI,
+    P_KM0,
+    P_KMAX,
+    P_KMIN,
+    P_KP1,
+    P_KP2,
+    P_KP3,
+    P_KSC,
+    P_M1,
+    P_M2,
+    P_M4,
+    P_M30,
+    P_P2U,
+    P_U2SS,
+    P_VG,
+    P_VI,
+    P_VM0,
+    P_VMX,
+    PMOL_PER_UNIT,
+    X_GP,
+    X_GS,
+    X_QSTO1,
+    X_QSTO2,
+)
+
+__all__ = [
+    "FASTMATH",
+    "M_FOOD_TAKEN_G",
+    "M_LAST_EATEN_G",
+    "M_PLANNED_G",
+    "M_QSTO_START_MG",
+    "N_MEAL",
+    "basal_insulin_u_per_min",
+    "derivatives",
+    "glucose_plasma_mg_dl",
+    "glucose_sc_mg_dl",
+    "insulin_pmol_per_kg_min",
+    "meal_minute",
+    "new_meal_state",
+    "rk4_step",
+    "steady_state_from_glucose",
+    "steady_state_from_insulin",
+    "tanh",
+]
+
+#: numba fastmath flags of the kernels: FMA contraction only, so NaN/inf checks stay valid.
+FASTMATH = {"contract"}
+
+# Meal state layout (one float vector per patient).
+M_PLANNED_G = 0  # announced carbohydrate not eaten yet [g]
+M_LAST_EATEN_G = 1  # carbohydrate eaten in the previous minute [g]
+M_QSTO_START_MG = 2  # stomach content Q_sto1 + Q_sto2 when the current meal began [mg]
+M_FOOD_TAKEN_G = 3  # carbohydrate eaten so far in the current meal [g]
+N_MEAL = 4
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@jit(fastmath=FASTMATH)
+def tanh(z: float) -> float:
+    """tanh with only arithmetic and selects (no libm call), so loops over patients vectorise.
+
+    exp(2z) by Cody-Waite reduction, a degree-13 Taylor polynomial on |r| <= ln2/2 and an
+    exact power of two; absolute error about 2e-16 against ``math.tanh``.
+    """
+    if z > 20.0:  # tanh(20) == 1.0 in float64
+        z = 20.0
+    elif z < -20.0:
+        z = -20.0
+    y = 2.0 * z
+    k = np.floor(y * _LOG2E + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    e = 1.0 / 6227020800.0
+    e = e * r + 1.0 / 479001600.0
+    e = e * r + 1.0 / 39916800.0
+    e = e * r + 1.0 / 3628800.0
+    e = e * r + 1.0 / 362880.0
+    e = e * r + 1.0 / 40320.0
+    e = e * r + 1.0 / 5040.0
+    e = e * r + 1.0 / 720.0
+    e = e * r + 1.0 / 120.0
+    e = e * r + 1.0 / 24.0
+    e = e * r + 1.0 / 6.0
+    e = e * r + 0.5
+    e = e * r + 1.0
+    e = e * r + 1.0
+    # multiply by 2**k exactly: |k| <= 58 < 64, six binary digits
+    a = abs(k)
+    base = 2.0 if k >= 0.0 else 0.5
+    for _ in range(6):
+        half = np.floor(0.5 * a)
+        if a - 2.0 * half > 0.5:
+            e *= base
+        base *= base
+        a = half
+    return 1.0 - 2.0 / (e + 1.0)
+
+
+@jit(fastmath=FASTMATH, inline="always")
+def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u, dbar):
+    """dx/dt of patient column ``j`` of ``p`` (N_PARAMS, n): simglucose 0.2.11's model.
+
+    ``d_in`` eaten glucose [mg/min], ``u`` insulin [pmol/kg/min], ``dbar`` meal size [mg].
+    Equations: Dalla Man 2006/2007, Kovatchev 2009, as written in MODEL_NOTES section 3.
+    """
+    kmax = p[P_KMAX, j]
+    kabs = p[P_KABS, j]
+    # gastro-intestinal tract (Dalla Man 2006 nonlinear gastric emptying)
+    qsto = x0 + x1
+    dx0 = -kmax * x0 + d_in
+    if dbar > 0.0:
+        kmin = p[P_KMIN, j]
+        b = p[P_B, j]
+        d = p[P_D, j]
+        alpha = 5.0 / (2.0 * dbar * (1.0 - b))
+        beta = 5.0 / (2.0 * dbar * d)
+        kgut = kmin + (kmax - kmin) / 2.0 * (
+            tanh(alpha * (qsto - b * dbar)) - tanh(beta * (qsto - d * dbar)) + 2.0
+        )
+    else:
+        kgut = kmax
+    dx1 = kmax * x0 - kgut * x1
+    dx2 = kgut * x1 - kabs * x2
+    ra = p[P_F, j] * kabs * x2 / p[P_BW, j]  # rate of appearance, mg/kg/min
+    # glucose subsystem (Dalla Man 2007 eq. 1, 10-17, 27)
+    egp = p[P_KP1, j] - p[P_KP2, j] * x3 - p[P_KP3, j] * x8
+    if egp < 0.0:
+        egp = 0.0
+    ke2 = p[P_KE2, j]
+    renal = p[P_KE1, j] * (x3 - ke2) if x3 > ke2 else 0.0
+    k1 = p[P_K1, j]
+    k2 = p[P_K2, j]
+    dx3 = egp + ra - p[P_FSNC, j] - renal - k1 * x3 + k2 * x4
+    vmt = p[P_VM0, j] + p[P_VMX, j] * x6
+    uid = vmt * x4 / (p[P_KM0, j] + x4)
+    dx4 = -uid + k1 * x3 - k2 * x4
+    # insulin subsystem (Dalla Man 2007 eq. 3, 11, 18; Kovatchev 2009 s.c. route)
+    m1 = p[P_M1, j]
+    m2 = p[P_M2, j]
+    ka1 = p[P_KA1, j]
+    ka2 = p[P_KA2, j]
+    kd = p[P_KD, j]
+    dx5 = -(m2 + p[P_M4, j]) * x5 + m1 * x9 + ka1 * x10 + ka2 * x11
+    it = x5 / p[P_VI, j]
+    p2u = p[P_P2U, j]
+    dx6 = -p2u * x6 + p2u * (it - p[P_IB, j])
+    ki = p[P_KI, j]
+    dx7 = -ki * (x7 - it)
+    dx8 = -ki * (x8 - x7)
+    dx9 = -(m1 + p[P_M30, j]) * x9 + m2 * x5
+    dx10 = u - (ka1 + kd) * x10
+    dx11 = kd * x10 - ka2 * x11
+    ksc = p[P_KSC, j]
+    dx12 = -ksc * x12 + ksc * x3
+    # simglucose's non-negativity mask: a negative state stops changing
+    if x3 < 0.0:
+        dx3 = 0.0
+    if x4 < 0.0:
+        dx4 = 0.0
+    if x5 < 0.0:
+        dx5 = 0.0
+    if x9 < 0.0:
+        dx9 = 0.0
+    if x10 < 0.0:
+        dx10 = 0.0
+    if x11 < 0.0:
+        dx11 = 0.0
+    if x12 < 0.0:
+        dx12 = 0.0
+    return dx0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12
+
+
+@jit(fastmath=FASTMATH, inline="always")
+def _rk4(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u, dbar, h):
+    """One classical RK4 step of length ``h`` [min] for patient column ``j``; a 13-tuple."""
+    h2 = 0.5 * h
+    a = _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u, dbar)
+    b = _deriv(p, j, x0 + h2 * a[0], x1 + h2 * a[1], x2 + h2 * a[2], x3 + h2 * a[3],
+               x4 + h2 * a[4], x5 + h2 * a[5], x6 + h2 * a[6], x7 + h2 * a[7],
+               x8 + h2 * a[8], x9 + h2 * a[9], x10 + h2 * a[10], x11 + h2 * a[11],
+               x12 + h2 * a[12], d_in, u, dbar)
+    c = _deriv(p, j, x0 + h2 * b[0], x1 + h2 * b[1], x2 + h2 * b[2], x3 + h2 * b[3],
+               x4 + h2 * b[4], x5 + h2 * b[5], x6 + h2 * b[6], x7 + h2 * b[7],
+               x8 + h2 * b[8], x9 + h2 * b[9], x10 + h2 * b[10], x11 + h2 * b[11],
+               x12 + h2 * b[12], d_in, u, dbar)
+    d = _deriv(p, j, x0 + h * c[0], x1 + h * c[1], x2 + h * c[2], x3 + h * c[3],
+               x4 + h * c[4], x5 + h * c[5], x6 + h * c[6], x7 + h * c[7],
+               x8 + h * c[8], x9 + h * c[9], x10 + h * c[10], x11 + h * c[11],
+               x12 + h * c[12], d_in, u, dbar)
+    h6 = h / 6.0
+    return (
+        x0 + h6 * (a[0] + 2.0 * (b[0] + c[0]) + d[0]),
+        x1 + h6 * (a[1] + 2.0 * (b[1] + c[1]) + d[1]),
+        x2 + h6 * (a[2] + 2.0 * (b[2] + c[2]) + d[2]),
+        x3 + h6 * (a[3] + 2.0 * (b[3] + c[3]) + d[3]),
+        x4 + h6 * (a[4] + 2.0 * (b[4] + c[4]) + d[4]),
+        x5 + h6 * (a[5] + 2.0 * (b[5] + c[5]) + d[5]),
+        x6 + h6 * (a[6] + 2.0 * (b[6] + c[6]) + d[6]),
+        x7 + h6 * (a[7] + 2.0 * (b[7] + c[7]) + d[7]),
+        x8 + h6 * (a[8] + 2.0 * (b[8] + c[8]) + d[8]),
+        x9 + h6 * (a[9] + 2.0 * (b[9] + c[9]) + d[9]),
+        x10 + h6 * (a[10] + 2.0 * (b[10] + c[10]) + d[10]),
+        x11 + h6 * (a[11] + 2.0 * (b[11] + c[11]) + d[11]),
+        x12 + h6 * (a[12] + 2.0 * (b[12] + c[12]) + d[12]),
+    )
+
+
+@jit(fastmath=FASTMATH)
+def insulin_pmol_per_kg_min(p, insulin_u_per_min):
+    """Convert an s.c. insulin rate from U/min to the model's pmol/kg/min (1 U = 6000 pmol)."""
+    return insulin_u_per_min * PMOL_PER_UNIT / p[P_BW]
+
+
+@jit(fastmath=FASTMATH)
+def basal_insulin_u_per_min(p):
+    """Basal insulin rate ``u2ss * BW / 6000`` [U/min] that holds the basal steady state."""
+    return p[P_U2SS] * p[P_BW] / PMOL_PER_UNIT
+
+
+@jit(fastmath=FASTMATH)
+def glucose_sc_mg_dl(p, x):
+    """Subcutaneous (interstitial) glucose ``G_s / V_G`` [mg/dL], what a CGM measures."""
+    return x[X_GS] / p[P_VG]
+
+
+@jit(fastmath=FASTMATH)
+def glucose_plasma_mg_dl(p, x):
+    """Plasma glucose ``G_p / V_G`` [mg/dL]."""
+    return x[X_GP] / p[P_VG]
+
+
+@jit(fastmath=FASTMATH)
+def derivatives(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg):
+    """dx/dt [state units per min] at state ``x`` with inputs held over the minute.
+
+    ``carbs_g_per_min``: carbohydrate eaten [g/min]; ``insulin_u_per_min``: s.c. insulin
+    [U/min]; ``dbar_mg``: meal size for gastric emptying [mg] (0 before the first meal).
+    """
+    q = p.reshape((N_PARAMS, 1))
+    r = _deriv(q, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10],
+               x[11], x[12], 1000.0 * carbs_g_per_min,
+               insulin_u_per_min * PMOL_PER_UNIT / p[P_BW], dbar_mg)
+    out = np.empty(N_STATES)
+    for i in range(N_STATES):
+        out[i] = r[i]
+    return out
+
+
+@jit(fastmath=FASTMATH)
+def rk4_step(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg, h_min):
+    """The state after one RK4 step of ``h_min`` minutes with constant inputs (new array)."""
+    q = p.reshape((N_PARAMS, 1))
+    r = _rk4(q, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10],
+             x[11], x[12], 1000.0 * carbs_g_per_min,
+             insulin_u_per_min * PMOL_PER_UNIT / p[P_BW], dbar_mg, h_min)
+    out = np.empty(N_STATES)
+    for i in range(N_STATES):
+        out[i] = r[i]
+    return out
+
+
+@jit(fastmath=FASTMATH)
+def new_meal_state(x):
+    """Meal state at the start of a simulation from state ``x`` (nothing planned or eaten)."""
+    m = np.zeros(N_MEAL)
+    m[M_QSTO_START_MG] = x[X_QSTO1] + x[X_QSTO2]
+    return m
+
+
+@jit(fastmath=FASTMATH)
+def meal_minute(meal, carbs_announced_g, qsto_mg, eat_rate_g_per_min):
+    """Advance the meal logic by one minute; return (carbs eaten [g], Dbar [mg]).
+
+    ``meal`` (N_MEAL,) is updated in place. Announced carbohydrate joins a queue that is
+    eaten at ``eat_rate_g_per_min`` (``np.inf``: all at once). When eating starts, the
+    current stomach content ``qsto_mg`` (= Q_sto1 + Q_sto2) is remembered; the meal size
+    ``Dbar`` is that content plus everything eaten since (simglucose ``T1DPatient.step``).
+    """
+    planned = meal[M_PLANNED_G] + carbs_announced_g
+    eaten = 0.0
+    if planned > 0.0:
+        eaten = min(eat_rate_g_per_min, planned)
+        planned = max(0.0, planned - eaten)
+    if eaten > 0.0 and meal[M_LAST_EATEN_G] <= 0.0:
+        meal[M_QSTO_START_MG] = qsto_mg
+        meal[M_FOOD_TAKEN_G] = 0.0
+    meal[M_FOOD_TAKEN_G] += eaten
+    meal[M_LAST_EATEN_G] = eaten
+    meal[M_PLANNED_G] = planned
+    return eaten, meal[M_QSTO_START_MG] + 1000.0 * meal[M_FOOD_TAKEN_G]
+
+
+@jit()
+def _insulin_states(p, u, x):
+    """Fill the insulin states of ``x`` at steady state for s.c. insulin ``u`` [pmol/kg/min]."""
+    m1 = p[P_M1]
+    m2 = p[P_M2]
+    isc1 = u / (p[P_KA1] + p[P_KD])
+    isc2 = p[P_KD] * isc1 / p[P_KA2]
+    ip = u / (m2 + p[P_M4] - m1 * m2 / (m1 + p[P_M30]))
+    it = ip / p[P_VI]
+    x[5] = ip
+    x[6] = it - p[P_IB]
+    x[7] = it
+    x[8] = it
+    x[9] = m2 * ip / (m1 + p[P_M30])
+    x[10] = isc1
+    x[11] = isc2
+
+
+@jit()
+def _tissue_glucose(p, gp, id_):
+    """G_t [mg/kg] that makes dG_p/dt = 0 with an empty gut, given G_p and I_d."""
+    egp = max(p[P_KP1] - p[P_KP2] * gp - p[P_KP3] * id_, 0.0)
+    renal = p[P_KE1] * (gp - p[P_KE2]) if gp > p[P_KE2] else 0.0
+    return (p[P_K1] * gp + p[P_FSNC] + renal - egp) / p[P_K2]
+
+
+@jit()
+def _tissue_balance(p, gp, it):
+    """dG_t/dt at the plasma-balanced G_t, for plasma glucose mass G_p and insulin I."""
+    gt = _tissue_glucose(p, gp, it)
+    vmt = p[P_VM0] + p[P_VMX] * (it - p[P_IB])
+    return -vmt * gt / (p[P_KM0] + gt) + p[P_K1] * gp - p[P_K2] * gt
+
+
+@jit()
+def _bisect_decreasing(p, fixed, lo, hi, over_glucose):
+    """Root of a decreasing balance on [lo, hi] by bisection; NaN when not bracketed."""
+    if over_glucose:
+        flo = _tissue_balance(p, lo, fixed)
+        fhi = _tissue_balance(p, hi, fixed)
+    else:
+        flo = _tissue_balance(p, fixed, lo)
+        fhi = _tissue_balance(p, fixed, hi)
+    if not (flo >= 0.0 and fhi <= 0.0):
+        return np.nan
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        fm = _tissue_balance(p, mid, fixed) if over_glucose else _tissue_balance(p, fixed, mid)
+        if fm > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+@jit()
+def steady_state_from_insulin(p, insulin_u_per_min):
+    """Steady state with an empty gut under a constant insulin rate [U/min]; NaNs if none.
+
+    The insulin states follow in closed form; plasma glucose G_p solves dG_t/dt = 0 (with
+    dG_p/dt = 0 giving G_t) by bisection over 0-5000 mg/dL. Returns a (13,) state.
+    """
+    x = np.zeros(N_STATES)
+    u = insulin_u_per_min * PMOL_PER_UNIT / p[P_BW]
+    if not (u >= 0.0):
+        x[:] = np.nan
+        return x
+    _insulin_states(p, u, x)
+    gp = _bisect_decreasing(p, x[8], 1e-9, 5000.0 * p[P_VG], True)
+    x[3] = gp
+    x[4] = _tissue_glucose(p, gp, x[8])
+    x[12] = gp
+    if not (gp > 0.0 and x[4] >= 0.0):
+        x[:] = np.nan
+    return x
+
+
+@jit()
+def steady_state_from_glucose(p, glucose_mg_dl):
+    """Steady state at a given plasma (= subcutaneous) glucose, and the insulin rate holding it.
+
+    Solves for the plasma insulin I at which both glucose compartments balance (bisection
+    over 0-1e5 pmol/L), then sets every insulin state to that insulin's steady state.
+    Returns ``(x, insulin_u_per_min)``; NaNs when no non-negative insulin rate holds it.
+    """
+    x = np.zeros(N_STATES)
+    gp = glucose_mg_dl * p[P_VG]
+    it = np.nan
+    if gp > 0.0:
+        it = _bisect_decreasing(p, gp, 0.0, 1e5, False)
+    if not (it >= 0.0):
+        x[:] = np.nan
+        return x, np.nan
+    m1 = p[P_M1]
+    m2 = p[P_M2]
+    u = it * p[P_VI] * (m2 + p[P_M4] - m1 * m2 / (m1 + p[P_M30]))
+    _insulin_states(p, u, x)
+    x[3] = gp
+    x[4] = _tissue_glucose(p, gp, x[8])
+    x[12] = gp
+    if not (x[4] >= 0.0):
+        x[:] = np.nan
+        return x, np.nan
+    return x, u * p[P_BW] / PMOL_PER_UNIT
