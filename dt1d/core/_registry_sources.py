@@ -1,0 +1,162 @@
+"""Where registry names come from besides class statements: modules on disk and plugins."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
+
+from dt1d.core._registry_checks import check_name
+from dt1d.core._registry_errors import DISABLE_PLUGINS_ENV, PLUGIN_GROUP
+
+logger = logging.getLogger("dt1d.core.model_registry")
+
+_SKIPPED_MODULES = frozenset({"tests", "test", "conftest"})
+_EXISTS: dict[str, bool] = {}
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """Split a "module:QualName" table entry into module and qualified name."""
+    module, _, qualname = target.partition(":")
+    return module, qualname
+
+
+def dotted(target: str) -> str:
+    """ "module:QualName" -> "module.QualName", the form `list_available_models` reports."""
+    module, qualname = split_target(target)
+    return f"{module}.{qualname}" if qualname else module
+
+
+def _find_spec_without_import(module: str) -> ModuleSpec | None:
+    """Spec of `module` found through its parents' search paths, importing none of them."""
+    parent, _, _ = module.rpartition(".")
+    if not parent:
+        return importlib.util.find_spec(module)
+    if parent in sys.modules:
+        path = getattr(sys.modules[parent], "__path__", None)
+    else:
+        parent_spec = _find_spec_without_import(parent)
+        path = None if parent_spec is None else parent_spec.submodule_search_locations
+    if path is None:
+        return None
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is None:
+            continue
+        spec = find_spec(module, path)
+        if spec is not None:
+            return spec
+    return None
+
+
+def module_exists(module: str) -> bool:
+    """True if `module` is imported or importable; never imports anything, never raises."""
+    if module in sys.modules:
+        return True
+    known = _EXISTS.get(module)
+    if known is None:
+        try:
+            known = _find_spec_without_import(module) is not None
+        except Exception:  # a broken finder or odd name means "not available"
+            known = False
+        _EXISTS[module] = known
+    return known
+
+
+def resolve_attribute(module: ModuleType, qualname: str) -> Any:
+    """Object at dotted `qualname` inside an imported module."""
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def plugins_disabled() -> bool:
+    """True when DT1D_DISABLE_PLUGIN_AUTOLOAD is set to anything but "" or "0"."""
+    return os.environ.get(DISABLE_PLUGINS_ENV, "").strip() not in ("", "0")
+
+
+def scan_entry_points() -> dict[str, Any]:
+    """Entry points of group "dt1d.models" by name; reads metadata only, imports no plugin."""
+    try:
+        from importlib.metadata import entry_points
+
+        found = entry_points(group=PLUGIN_GROUP)
+    except Exception as exc:  # broken metadata on sys.path must not break dt1d
+        logger.warning("Could not read %r entry points: %s", PLUGIN_GROUP, exc)
+        return {}
+    plugins: dict[str, Any] = {}
+    for ep in found:
+        try:
+            check_name(ep.name, "plugin model name")
+        except Exception as exc:  # TypeError or RegistrationError
+            logger.warning("Ignoring plugin entry point %r: %s", ep.name, exc)
+            continue
+        earlier = plugins.get(ep.name)
+        if earlier is None:
+            plugins[ep.name] = ep
+        elif earlier.value != ep.value:
+            logger.warning(
+                "Two plugins claim the model name %r: %s (%s) and %s (%s); using the first.",
+                ep.name,
+                earlier.value,
+                distribution_name(earlier),
+                ep.value,
+                distribution_name(ep),
+            )
+    return plugins
+
+
+def distribution_name(ep: Any) -> str:
+    """Name of the distribution that declares an entry point, or "unknown distribution"."""
+    dist = getattr(ep, "dist", None)
+    name = getattr(dist, "name", None) if dist is not None else None
+    return f"distribution {name!r}" if name else "unknown distribution"
+
+
+def entry_point_target(ep: Any) -> str:
+    """ "module.attr" of an entry point, the form `list_available_models` reports."""
+    return dotted(ep.value.split("[", 1)[0].strip().replace(" ", ""))
+
+
+def import_package_tree(package: str | ModuleType) -> list[tuple[str, BaseException]]:
+    """Import a package and all its public submodules, recursively; return the failures.
+
+    Modules and packages whose name starts with "_" or is tests/test/conftest are
+    skipped. A package that fails to import is reported and not descended into.
+    """
+    import pkgutil
+
+    failures: list[tuple[str, BaseException]] = []
+    if isinstance(package, ModuleType):
+        root = package
+    else:
+        try:
+            root = importlib.import_module(package)
+        except Exception as exc:
+            return [(package, exc)]
+
+    def walk(pkg: ModuleType) -> None:
+        path = getattr(pkg, "__path__", None)
+        if path is None:
+            return
+        infos = sorted(pkgutil.iter_modules(path, pkg.__name__ + "."), key=lambda i: i.name)
+        for info in infos:
+            leaf = info.name.rpartition(".")[2]
+            if leaf.startswith("_") or leaf in _SKIPPED_MODULES:
+                continue
+            try:
+                module = importlib.import_module(info.name)
+            except Exception as exc:
+                failures.append((info.name, exc))
+                continue
+            if info.ispkg:
+                walk(module)
+
+    walk(root)
+    return failures

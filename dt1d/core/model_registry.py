@@ -1,0 +1,670 @@
+"""The model registry: every model class is known by a short name ("lstm", "awesome_v1").
+
+Users pick models by name (``DigitalTwin(model_type="lstm")``) instead of
+importing classes, and anyone can add a model without touching dt1d: a
+concrete subclass of :class:`~dt1d.core.twin.BaseModel` registers itself when
+its ``class`` statement finishes (its metaclass is :class:`RegistryMeta`).
+
+Names come from three places, in this order of precedence:
+
+1. classes registered in this process (class statements, ``register_model``);
+2. dt1d's built-in models, known by name before their modules are imported
+   (``_BUILTIN_MODELS``); asking for one imports its module;
+3. installed plugins: entry points of the group ``"dt1d.models"``, known by
+   name from package metadata and imported when asked for (turn this off
+   with ``DT1D_DISABLE_PLUGIN_AUTOLOAD=1``).
+
+The user guide is ``docs/model_registry.md``. All functions are thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from abc import ABCMeta
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any, Literal, TypeVar
+
+from dt1d.core import _registry_sources as _sources
+from dt1d.core._registry_checks import (
+    check_aliases,
+    check_name,
+    declared_abstract_names,
+    default_model_name,
+    missing_methods,
+    qualified_name,
+)
+from dt1d.core._registry_errors import (
+    DISABLE_PLUGINS_ENV,
+    PLUGIN_GROUP,
+    DiscoveryError,
+    ModelNotFoundError,
+    RegistrationError,
+    collision_message,
+    missing_methods_message,
+    normalize_name,
+)
+
+__all__ = [
+    "DISABLE_PLUGINS_ENV",
+    "PLUGIN_GROUP",
+    "DiscoveryError",
+    "ModelNotFoundError",
+    "RegistrationError",
+    "RegistryMeta",
+    "create_model",
+    "discover_models",
+    "get_model_class",
+    "is_model_registered",
+    "isolated",
+    "list_available_models",
+    "register_model",
+    "unregister_model",
+]
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+_T = TypeVar("_T", bound=type)
+
+#: Built-in models, known by name before their modules are imported:
+#: name -> "module:QualName". Entries whose module does not exist are ignored.
+_BUILTIN_MODELS: dict[str, str] = {
+    "persistence": "dt1d.models.baselines:PersistenceModel",
+    "linear": "dt1d.models.baselines:LinearModel",
+    "lstm": "dt1d.models.lstm:LSTMModel",
+    "mechanistic_uva_padova": "dt1d.models.mechanistic:MechanisticModel",
+    "mechanistic": "dt1d.models.mechanistic:MechanisticModel",
+}
+
+# Attributes the registry keeps in a model class's own __dict__. attrs copies a
+# class's __dict__ when it rebuilds it (slots=True), so they survive rebuilds;
+# they are read with vars(cls).get, so subclasses do not inherit them.
+_NAMES_ATTR = "__dt1d_model_names__"
+_ABSTRACT_ATTR = "__dt1d_abstract__"
+_DEFERRED_ATTR = "__dt1d_awaits_decorator__"
+
+_LOCK = threading.RLock()
+_CLASSES: dict[str, type] = {}  # name -> class, for names registered in this process
+_HIDDEN: set[str] = set()  # built-in/plugin names the user unregistered
+_DISPLACED: dict[str, str] = {}  # built-in name -> its own class, after overwrite=True
+_ROOTS: list[type] = []  # classes made by RegistryMeta without a RegistryMeta base
+_PLUGINS: dict[str, Any] | None = None  # entry points by name, read once on demand
+_PENDING = threading.local()  # decorators evaluated before their class statement ran
+
+
+# -- the metaclass ---------------------------------------------------------------------
+class RegistryMeta(ABCMeta):
+    """Metaclass of ``BaseModel``: registers each concrete model class when it is defined.
+
+    Class keywords: ``name="..."`` (registered name; default from the class
+    name), ``aliases=(...)`` (more names) and ``abstract=True`` (a base for
+    other models, not registered; the flag is not inherited).
+    """
+
+    def __new__(
+        mcls: type[RegistryMeta],
+        name: str,
+        bases: tuple[type, ...],
+        ns: dict[str, Any],
+        /,
+        **kwargs: Any,
+    ) -> RegistryMeta:
+        model_name = kwargs.pop("name", None)
+        aliases = check_aliases(kwargs.pop("aliases", None))
+        abstract = kwargs.pop("abstract", None)
+        if model_name is not None:
+            check_name(model_name)
+        if abstract is not None and not isinstance(abstract, bool):
+            raise TypeError(f"abstract= takes True or False, got {abstract!r}")
+        if abstract and (model_name is not None or aliases):
+            raise RegistrationError(
+                f"class {name} is declared abstract=True and also given a name; abstract "
+                "classes are not registered, so drop one of the two"
+            )
+        cls = super().__new__(mcls, name, bases, ns, **kwargs)
+        explicit = None if model_name is None and not aliases else (model_name, *aliases)
+        _on_class_created(cls, ns, explicit, abstract)
+        return cls
+
+    def __init__(
+        cls, name: str, bases: tuple[type, ...], ns: dict[str, Any], /, **kwargs: Any
+    ) -> None:
+        super().__init__(name, bases, ns)
+
+
+def _is_model_class(cls: type) -> bool:
+    return isinstance(cls, RegistryMeta)
+
+
+def _on_class_created(
+    cls: type, ns: dict[str, Any], explicit: tuple[str | None, ...] | None, abstract: bool | None
+) -> None:
+    """Register a class made by RegistryMeta, if it is a concrete model of a class statement."""
+    if not any(isinstance(base, RegistryMeta) for base in cls.__bases__):
+        with _LOCK:
+            _ROOTS.append(cls)
+    if abstract is None:
+        abstract = bool(ns.get(_ABSTRACT_ATTR, False))
+    if abstract:
+        type.__setattr__(cls, _ABSTRACT_ATTR, True)
+        return
+    from_statement = "__qualname__" in ns
+    if from_statement:
+        _raise_if_incomplete(cls)
+        if _take_pending_decorators():
+            type.__setattr__(cls, _DEFERRED_ATTR, True)
+            logger.debug("%s: registration left to its @register_model", qualified_name(cls))
+            return
+    elif ns.get(_DEFERRED_ATTR):
+        type.__setattr__(cls, _DEFERRED_ATTR, True)
+        return
+    elif explicit is None:
+        # A rebuild (attrs slots=True copies the class __dict__, names included),
+        # or a class made by calling the metaclass (type(...), cloudpickle's
+        # reconstruction): only a rebuild of a registered class is registered.
+        if _NAMES_ATTR not in ns:
+            return
+        _raise_if_incomplete(cls)
+    if explicit is not None:
+        names = tuple(n if n is not None else default_model_name(cls.__name__) for n in explicit)
+    elif from_statement:
+        names = (default_model_name(cls.__name__),)
+    else:
+        names = tuple(ns[_NAMES_ATTR])
+    holds = _register(cls, names, overwrite=False, rekey=False)
+    type.__setattr__(cls, _NAMES_ATTR, holds)
+
+
+def _raise_if_incomplete(cls: type) -> None:
+    missing = missing_methods(cls, declared_abstract_names(cls), _is_model_class)
+    if missing:
+        raise RegistrationError(missing_methods_message(qualified_name(cls), cls.__name__, missing))
+
+
+# -- decorators evaluated before their class exists ------------------------------------
+# In `@register_model("x") class A(BaseModel): ...` Python evaluates
+# register_model("x") first, then runs the class statement, then applies the
+# decorator. register_model leaves a note for the calling frame; the class
+# statement in that frame finds it and leaves registration to the decorator, so
+# a default name that collides with another model does not raise first.
+def _pending() -> list[tuple[int, Any]]:
+    notes = getattr(_PENDING, "notes", None)
+    if notes is None:
+        notes = _PENDING.notes = []
+    return notes
+
+
+def _frame_key(frame: Any) -> tuple[int, Any]:
+    return (id(frame), frame.f_code)
+
+
+def _take_pending_decorators() -> bool:
+    """True (and the notes consumed) if a register_model call awaits this class statement."""
+    notes = _pending()
+    if not notes:
+        return False
+    frame = sys._getframe(3)  # _take_pending <- _on_class_created <- __new__ <- caller
+    while frame is not None:
+        key = _frame_key(frame)
+        if key in notes:
+            notes[:] = [note for note in notes if note != key]
+            return True
+        if frame.f_code.co_name != "__new__":  # metaclasses deriving from RegistryMeta
+            return False
+        frame = frame.f_back
+    return False
+
+
+# -- the registry proper ---------------------------------------------------------------
+def _builtin_target(name: str) -> str | None:
+    """Dotted class of a built-in name still on offer (module exists, not unregistered)."""
+    target = _BUILTIN_MODELS.get(name)
+    if target is None or name in _HIDDEN:
+        return None
+    module, _ = _sources.split_target(target)
+    return _sources.dotted(target) if _sources.module_exists(module) else None
+
+
+def _plugins() -> dict[str, Any]:
+    """Plugin entry points by name (empty when plugin loading is turned off)."""
+    global _PLUGINS
+    if _sources.plugins_disabled():
+        return {}
+    if _PLUGINS is None:
+        scanned = _sources.scan_entry_points()
+        with _LOCK:
+            if _PLUGINS is None:
+                _PLUGINS = scanned
+    return _PLUGINS
+
+
+def _known_names(plugins: dict[str, Any]) -> dict[str, str]:
+    """Every known name -> dotted class; call with _LOCK held."""
+    known = {name: qualified_name(cls) for name, cls in _CLASSES.items()}
+    for name in _BUILTIN_MODELS:
+        if name not in known:
+            target = _builtin_target(name)
+            if target is not None:
+                known[name] = target
+    for name, ep in plugins.items():
+        if name not in known and name not in _HIDDEN:
+            known[name] = _sources.entry_point_target(ep)
+    return known
+
+
+def _same_definition(old: type, new: type) -> bool:
+    """The same class, or a re-run of its class statement (notebook cell, reload)."""
+    return old is new or (old.__module__ == new.__module__ and old.__qualname__ == new.__qualname__)
+
+
+def _register(
+    cls: type, names: tuple[str, ...], *, overwrite: bool, rekey: bool
+) -> tuple[str, ...]:
+    """Put `cls` under every name in `names`, all or none; return the names it now holds.
+
+    rekey=True (register_model) first releases the names `cls` already holds.
+    A name held by another definition of the same class is taken over silently.
+    """
+    target = qualified_name(cls)
+    with _LOCK:
+        released = {n for n, c in _CLASSES.items() if c is cls} if rekey else set()
+        taken_over: list[str] = []
+        overwritten: list[str] = []
+        kept_override: list[str] = []
+        displaced: dict[str, str] = {}
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise RegistrationError(f"the name {name!r} is given twice for {target}")
+            _check_distinguishable(name, cls, released)
+            old = _CLASSES.get(name)
+            builtin = _builtin_target(name)
+            if old is not None:
+                if old is cls or name in released:
+                    continue
+                if _same_definition(old, cls):
+                    taken_over.append(name)
+                elif _DISPLACED.get(name) == target:
+                    kept_override.append(name)
+                elif overwrite:
+                    overwritten.append(f"{name!r}: {qualified_name(old)} -> {target}")
+                    if builtin is not None and qualified_name(old) == builtin:
+                        displaced[name] = builtin
+                else:
+                    raise RegistrationError(
+                        collision_message(name, qualified_name(old), target, cls.__name__)
+                    )
+            elif builtin is not None and builtin != target:
+                if not overwrite:
+                    raise RegistrationError(
+                        collision_message(
+                            name, f"{builtin} (a built-in model)", target, cls.__name__
+                        )
+                    )
+                overwritten.append(f"{name!r}: {builtin} (built-in) -> {target}")
+                displaced[name] = builtin
+        for name in released:
+            del _CLASSES[name]
+        holds = tuple(n for n in names if n not in kept_override)
+        for name in holds:
+            _CLASSES[name] = cls
+            _HIDDEN.discard(name)
+        _DISPLACED.update(displaced)
+    if overwritten:
+        logger.warning("Overwrote registered models: %s", "; ".join(overwritten))
+    logger.debug(
+        "Registered %s as %s%s%s",
+        target,
+        ", ".join(repr(n) for n in holds) or "(no name)",
+        f" (replacing an earlier definition under {taken_over})" if taken_over else "",
+        f" (kept the user's overwrite of {kept_override})" if kept_override else "",
+    )
+    return holds
+
+
+def _check_distinguishable(name: str, cls: type, released: set[str]) -> None:
+    """Refuse a name that differs from another model's name only in case or '-'/'_'."""
+    key = normalize_name(name)
+    for other, holder in _known_names({}).items():
+        if other == name or other in released or normalize_name(other) != key:
+            continue
+        if _CLASSES.get(other) is cls:
+            continue
+        raise RegistrationError(
+            f"Cannot register {qualified_name(cls)} as {name!r}: the name {other!r} "
+            f"(held by {holder}) differs from it only in case or '-'/'_', and such names "
+            "may not coexist because they are too easy to confuse. Choose a clearly "
+            f"different name, or unregister_model({other!r}) first."
+        )
+
+
+def _required_of_base_model() -> set[str]:
+    """Abstract method names of dt1d's BaseModel, the interface every model provides."""
+    try:
+        from dt1d.core.twin import BaseModel
+
+        return declared_abstract_names(BaseModel)
+    except ImportError:  # only while dt1d.core.twin itself is being written
+        with _LOCK:
+            roots = list(_ROOTS)
+        return declared_abstract_names(roots[0]) if roots else set()
+
+
+# -- public API -------------------------------------------------------------------------
+def register_model(name: str, /, *, aliases: Iterable[str] = (), overwrite: bool = False) -> Any:
+    """Class decorator registering a model under `name` (and `aliases`) instead of its default.
+
+    ``@register_model("x")`` on a ``BaseModel`` subclass registers it under
+    "x" only; the call form ``register_model("x")(SomeClass)`` re-keys an
+    existing class. A class that does not derive from ``BaseModel`` is accepted
+    if it implements every abstract method of ``BaseModel``. A name held by a
+    different class raises ``RegistrationError`` unless ``overwrite=True``
+    (which logs a WARNING). All names are registered, or none.
+    """
+    names = (check_name(name), *check_aliases(aliases))
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite= takes True or False, got {overwrite!r}")
+    key = _frame_key(sys._getframe(1))
+    _pending().append(key)
+
+    def decorator(cls: _T) -> _T:
+        notes = _pending()
+        if key in notes:
+            notes.remove(key)
+        if not isinstance(cls, type):
+            raise TypeError(
+                f"register_model({name!r}) decorates a class, got {type(cls).__name__} {cls!r}"
+            )
+        if _is_model_class(cls):
+            if vars(cls).get(_ABSTRACT_ATTR):
+                raise RegistrationError(
+                    f"{qualified_name(cls)} is declared abstract=True; abstract classes "
+                    "cannot be registered"
+                )
+            required = declared_abstract_names(cls)
+        else:
+            required = _required_of_base_model()
+        missing = missing_methods(cls, required, _is_model_class)
+        if missing:
+            raise RegistrationError(
+                missing_methods_message(qualified_name(cls), cls.__name__, missing)
+            )
+        holds = _register(cls, names, overwrite=overwrite, rekey=True)
+        try:
+            type.__setattr__(cls, _NAMES_ATTR, holds)
+            if _DEFERRED_ATTR in vars(cls):
+                type.__delattr__(cls, _DEFERRED_ATTR)
+        except (TypeError, AttributeError):  # a class that refuses new attributes
+            pass
+        return cls
+
+    return decorator
+
+
+def is_model_registered(name: object) -> bool:
+    """True if `name` is a known model name; never raises, imports or loads plugins."""
+    try:
+        if not isinstance(name, str):
+            return False
+        plugins = _plugins()
+        with _LOCK:
+            return (
+                name in _CLASSES
+                or _builtin_target(name) is not None
+                or (name in plugins and name not in _HIDDEN)
+            )
+    except Exception:  # pragma: no cover - defensive: this check must never fail
+        logger.debug("is_model_registered(%r) failed", name, exc_info=True)
+        return False
+
+
+def get_model_class(name: str) -> type:
+    """The class registered as `name`; imports a built-in's module or loads a plugin if needed.
+
+    Raises ``ModelNotFoundError`` (a ``KeyError``) with suggestions for an
+    unknown name, and ``RegistrationError`` when a built-in module or a
+    plugin fails to load (the message includes the load error).
+    """
+    check_name(name)
+    with _LOCK:
+        cls = _CLASSES.get(name)
+        builtin = _BUILTIN_MODELS.get(name) if _builtin_target(name) else None
+        hidden = name in _HIDDEN
+    if cls is not None:
+        return cls
+    if builtin is not None:
+        return _load_builtin(name, builtin)
+    plugins = _plugins()
+    if name in plugins and not hidden:
+        return _load_plugin(name, plugins[name])
+    with _LOCK:
+        known = _known_names(plugins)
+    raise ModelNotFoundError(name, known, plugins_disabled=_sources.plugins_disabled())
+
+
+def _adopt(name: str, obj: object, origin: str) -> type:
+    """Register a class found through the built-in table or a plugin under `name`."""
+    with _LOCK:
+        cls = _CLASSES.get(name)
+    if cls is not None:  # importing the module registered it
+        return cls
+    if not isinstance(obj, type):
+        raise RegistrationError(
+            f"{origin} should name a model class, but it is {type(obj).__name__} {obj!r}"
+        )
+    required = declared_abstract_names(obj) if _is_model_class(obj) else _required_of_base_model()
+    missing = missing_methods(obj, required, _is_model_class)
+    if missing or vars(obj).get(_ABSTRACT_ATTR):
+        raise RegistrationError(
+            f"{origin} names {qualified_name(obj)}, which is not a concrete model: "
+            + (
+                missing_methods_message(qualified_name(obj), obj.__name__, missing)
+                if missing
+                else "it is declared abstract=True"
+            )
+        )
+    _register(obj, (name,), overwrite=False, rekey=False)
+    return obj
+
+
+def _load_builtin(name: str, target: str) -> type:
+    import importlib
+
+    module_name, qualname = _sources.split_target(target)
+    try:
+        module = importlib.import_module(module_name)
+        obj = _sources.resolve_attribute(module, qualname)
+    except Exception as exc:
+        raise RegistrationError(
+            f"The built-in model {name!r} ({_sources.dotted(target)}) failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return _adopt(name, obj, f"the built-in model {name!r}")
+
+
+def _load_plugin(name: str, ep: Any) -> type:
+    origin = (
+        f"the plugin model {name!r} (entry point '{ep.name} = {ep.value}' in group "
+        f"{PLUGIN_GROUP!r}, {_sources.distribution_name(ep)})"
+    )
+    try:
+        obj = ep.load()
+    except Exception as exc:
+        raise RegistrationError(
+            f"{origin[0].upper()}{origin[1:]} failed to load: {type(exc).__name__}: {exc}. "
+            "Fix or uninstall that plugin, or set "
+            f"{DISABLE_PLUGINS_ENV}=1 to stop dt1d loading plugins."
+        ) from exc
+    if isinstance(obj, ModuleType):
+        with _LOCK:
+            cls = _CLASSES.get(name)
+        if cls is None:
+            raise RegistrationError(
+                f"{origin} imported {obj.__name__}, which registered no model named {name!r}"
+            )
+        return cls
+    return _adopt(name, obj, origin)
+
+
+def create_model(name: str, /, **params: Any) -> Any:
+    """A new model instance: ``get_model_class(name)(**params)``, with a clear error for bad params."""
+    cls = get_model_class(name)
+    _check_params(name, cls, params)
+    return cls(**params)
+
+
+def _check_params(name: str, cls: type, params: dict[str, Any]) -> None:
+    import difflib
+    import inspect
+
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no introspectable signature: let the call decide
+        return
+    accepted = {
+        p.name: p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    valid = ", ".join(accepted) or "(none)"
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [key for key in params if key not in accepted]
+    if unknown and not takes_any:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, list(accepted), n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(
+            f"create_model({name!r}): {qualified_name(cls)} has no parameter "
+            f"{', '.join(hints)}; valid parameters: {valid}"
+        )
+    try:
+        signature.bind(**params)
+    except TypeError as exc:
+        raise TypeError(
+            f"create_model({name!r}): cannot build {qualified_name(cls)} from {sorted(params)}: "
+            f"{exc}; valid parameters: {valid}"
+        ) from None
+
+
+def unregister_model(name: str) -> bool:
+    """Forget `name`; True if it was known, False otherwise. The name can be registered again."""
+    check_name(name)
+    plugins = _plugins()
+    with _LOCK:
+        found = _CLASSES.pop(name, None) is not None
+        if name not in _HIDDEN and (_builtin_target(name) is not None or name in plugins):
+            _HIDDEN.add(name)
+            found = True
+        _DISPLACED.pop(name, None)
+    if found:
+        logger.debug("Unregistered model %r", name)
+    return found
+
+
+def list_available_models(
+    pattern: str | None = None, *, tags: str | Iterable[str] | None = None
+) -> dict[str, str]:
+    """Known model names -> "module.QualName", sorted by name; a new dict each call.
+
+    `pattern` is an fnmatch pattern matched case-sensitively (``"lstm*"``).
+    Without `tags` nothing is imported. With `tags`, only models whose class
+    attribute ``tags`` holds every given tag are kept; this needs the classes,
+    so it imports the built-in modules and plugins that match `pattern` (a
+    plugin that fails to load is skipped with a WARNING).
+    """
+    import fnmatch
+
+    if pattern is not None and not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a str such as 'lstm*', got {pattern!r}")
+    wanted = _check_tags(tags)
+    plugins = _plugins()
+    with _LOCK:
+        known = _known_names(plugins)
+    if pattern is not None:
+        known = {n: t for n, t in known.items() if fnmatch.fnmatchcase(n, pattern)}
+    if wanted:
+        kept = {}
+        for model_name in known:
+            try:
+                cls = get_model_class(model_name)
+            except RegistrationError as exc:
+                logger.warning("Skipping model %r while filtering by tags: %s", model_name, exc)
+                continue
+            if wanted <= frozenset(getattr(cls, "tags", ())):
+                kept[model_name] = qualified_name(cls)
+        known = kept
+    return dict(sorted(known.items()))
+
+
+def _check_tags(tags: str | Iterable[str] | None) -> frozenset[str]:
+    if tags is None:
+        return frozenset()
+    wanted = frozenset([tags]) if isinstance(tags, str) else frozenset(tags)
+    bad = [t for t in wanted if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"tags must be strings such as 'simulates', got {bad!r}")
+    return wanted
+
+
+def discover_models(
+    package: str | ModuleType, on_error: Literal["raise", "warn"] = "raise"
+) -> list[str]:
+    """Import every public submodule of `package`, recursively; return the newly registered names.
+
+    Modules named ``_private``, ``tests``, ``test`` or ``conftest`` are skipped.
+    Import failures are collected: ``on_error="raise"`` raises one
+    ``DiscoveryError`` listing every failing module after importing the rest;
+    ``on_error="warn"`` issues one ``RuntimeWarning`` listing them instead.
+    A second call imports nothing new and returns ``[]``.
+    """
+    import warnings
+
+    if on_error not in ("raise", "warn"):
+        raise ValueError(f"on_error must be 'raise' or 'warn', got {on_error!r}")
+    if not isinstance(package, (str, ModuleType)):
+        raise TypeError(f"package must be a package name or module, got {package!r}")
+    with _LOCK:
+        before = set(_CLASSES)
+    failures = _sources.import_package_tree(package)
+    with _LOCK:
+        found = sorted(set(_CLASSES) - before)
+    if failures:
+        label = package if isinstance(package, str) else package.__name__
+        listing = "; ".join(f"{mod}: {type(exc).__name__}: {exc}" for mod, exc in failures)
+        message = (
+            f"discover_models({label!r}) could not import {len(failures)} module(s): {listing}. "
+            f"The other modules were imported and registered {found}."
+        )
+        if on_error == "raise":
+            raise DiscoveryError(message, dict(failures)) from failures[0][1]
+        logger.warning("%s", message)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return found
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Context manager that restores the registry as it was on entry (for tests).
+
+    Registrations, overwrites and unregistrations made inside the block are
+    undone when it ends. Modules imported inside the block stay imported; their
+    models remain available by name through the built-in table or a new import.
+    """
+    global _PLUGINS
+    with _LOCK:
+        snapshot = (dict(_CLASSES), set(_HIDDEN), dict(_DISPLACED), _PLUGINS)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _CLASSES.clear()
+            _CLASSES.update(snapshot[0])
+            _HIDDEN.clear()
+            _HIDDEN.update(snapshot[1])
+            _DISPLACED.clear()
+            _DISPLACED.update(snapshot[2])
+            _PLUGINS = snapshot[3]
