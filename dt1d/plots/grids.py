@@ -40,7 +40,7 @@ def _clarke_segments(limit: float) -> list[tuple[tuple[float, float], tuple[floa
 
 def _grid_axes(reference, prediction, zones, limit, scale, units, title):
     """Scatter coloured by zone, diagonal, labels and a legend with zone percentages."""
-    fig = _new_figure(6.5, 6.0)
+    fig = _new_figure(7.5, 6.0)
     ax = fig.subplots()
     ref = np.asarray(reference, dtype=float).ravel() / scale
     pred = np.asarray(prediction, dtype=float).ravel() / scale
@@ -64,7 +64,7 @@ def _grid_axes(reference, prediction, zones, limit, scale, units, title):
     ax.set_xlabel(f"reference glucose ({units})")
     ax.set_ylabel(f"predicted glucose ({units})")
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize="small", title="zone")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", title="zone")
     return fig, ax
 
 
@@ -94,7 +94,7 @@ def plot_clarke_grid(
         "E": (30, 330),
     }.items():
         ax.text(x / scale, y / scale, z, fontsize=14, fontweight="bold")
-    ax.text(300 / scale, 135 / scale, "B", fontsize=14, fontweight="bold")
+    ax.text(330 / scale, 200 / scale, "B", fontsize=14, fontweight="bold")
     ax.text(310 / scale, 40 / scale, "E", fontsize=14, fontweight="bold")
     ax.text(150 / scale, 10 / scale, "C", fontsize=14, fontweight="bold")
     ax.text(320 / scale, 110 / scale, "D", fontsize=14, fontweight="bold")
