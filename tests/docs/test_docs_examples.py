@@ -162,3 +162,23 @@ def test_a_failing_example_fails_with_the_page_line(tmp_path) -> None:
         _run_page(page)
     frame = info.traceback[-1]
     assert Path(str(frame.path)) == page and frame.lineno + 1 == 8
+
+
+def test_models_registered_by_an_example_do_not_leak(tmp_path) -> None:
+    import dt1d
+
+    page = tmp_path / "registers.md"
+    page.write_text(
+        "```python\n"
+        "import dt1d\n"
+        "class LeakCheck(dt1d.ParamsMixin, dt1d.BaseModel, name='docs_leak_check'):\n"
+        "    def fit(self, X, y=None, **kwargs):\n"
+        "        return self\n"
+        "    def predict(self, X, **kwargs):\n"
+        "        return X['glucose'].to_numpy(dtype=float)\n"
+        "assert dt1d.is_model_registered('docs_leak_check')\n"
+        "```\n"
+    )
+    _run_page(page)
+    assert not dt1d.is_model_registered("docs_leak_check")
+    assert "docs_example_registers" not in sys.modules
