@@ -138,7 +138,7 @@ def missing_methods(
             continue
         value = vars(owner)[method]
         if getattr(value, "__isabstractmethod__", False):
-            missing.append((method, f"still abstract (from {owner.__qualname__})"))
+            missing.append((method, f"declared abstract in {owner.__qualname__}, not implemented"))
         elif not is_own(owner) and is_placeholder(value):
             missing.append(
                 (

@@ -100,7 +100,10 @@ def collision_message(name: str, holder: str, newcomer: str, newcomer_short: str
 def missing_methods_message(target: str, short: str, missing: list[tuple[str, str]]) -> str:
     """Message for a model class that leaves required methods unimplemented."""
     methods = ", ".join(method for method, _ in missing)
-    details = "; ".join(f"{method}: {why}" for method, why in missing)
+    by_reason: dict[str, list[str]] = {}
+    for method, why in missing:
+        by_reason.setdefault(why, []).append(method)
+    details = "; ".join(f"{', '.join(names)}: {why}" for why, names in by_reason.items())
     return (
         f"Cannot register model class {target}: it does not implement {methods} "
         f"({details}). Implement every listed method in {short}, or, if {short} is a base "

@@ -152,29 +152,28 @@ def _on_class_created(
     if abstract:
         type.__setattr__(cls, _ABSTRACT_ATTR, True)
         return
-    from_statement = "__qualname__" in ns
-    if from_statement:
-        _raise_if_incomplete(cls)
-        if _take_pending_decorators():
-            type.__setattr__(cls, _DEFERRED_ATTR, True)
-            logger.debug("%s: registration left to its @register_model", qualified_name(cls))
-            return
-    elif ns.get(_DEFERRED_ATTR):
+    # attrs (slots=True) rebuilds a class from a copy of its __dict__, so a
+    # rebuild carries the registry's notes on the class it replaces.
+    if ns.get(_DEFERRED_ATTR):  # a rebuild of a class awaiting its @register_model
         type.__setattr__(cls, _DEFERRED_ATTR, True)
         return
-    elif explicit is None:
-        # A rebuild (attrs slots=True copies the class __dict__, names included),
-        # or a class made by calling the metaclass (type(...), cloudpickle's
-        # reconstruction): only a rebuild of a registered class is registered.
-        if _NAMES_ATTR not in ns:
-            return
-        _raise_if_incomplete(cls)
-    if explicit is not None:
-        names = tuple(n if n is not None else default_model_name(cls.__name__) for n in explicit)
-    elif from_statement:
-        names = (default_model_name(cls.__name__),)
-    else:
+    if explicit is None and _NAMES_ATTR in ns:  # a rebuild of a registered class
         names = tuple(ns[_NAMES_ATTR])
+    elif explicit is None and "__qualname__" not in ns:
+        # Made by calling the metaclass (type(...), cloudpickle's by-value
+        # reconstruction starts from an empty skeleton): not auto-registered.
+        return
+    else:  # a class statement (Python always puts __qualname__ in its namespace)
+        if _take_pending_decorators():
+            type.__setattr__(cls, _DEFERRED_ATTR, True)
+            return
+        if explicit is None:
+            names = (default_model_name(cls.__name__),)
+        else:
+            names = tuple(
+                n if n is not None else default_model_name(cls.__name__) for n in explicit
+            )
+    _raise_if_incomplete(cls)
     holds = _register(cls, names, overwrite=False, rekey=False)
     type.__setattr__(cls, _NAMES_ATTR, holds)
 

@@ -77,7 +77,9 @@ def test_b02_class_statement_registers_on_completion():
         pass
 
     assert list_available_models()["b02_registered"] == target(Registered)
-    assert target(Registered).endswith("test_b02_class_statement_registers_on_completion.<locals>.Registered")
+    assert target(Registered).endswith(
+        "test_b02_class_statement_registers_on_completion.<locals>.Registered"
+    )
     assert get_model_class("b02_registered") is Registered
 
 
@@ -227,8 +229,7 @@ def _raises_with_message(x):
     raise NotImplementedError("subclasses implement this")
 
 
-def _ellipsis():
-    ...
+def _ellipsis(): ...
 
 
 def _pass():
@@ -319,7 +320,9 @@ def test_b09_collision_names_both_classes_and_fixes(caplog):
 
     message = str(info.value)
     assert target(Holder) in message
-    assert f"{__name__}.test_b09_collision_names_both_classes_and_fixes.<locals>.Intruder" in message
+    assert (
+        f"{__name__}.test_b09_collision_names_both_classes_and_fixes.<locals>.Intruder" in message
+    )
     assert "another name" in message and "overwrite=True" in message
     assert get_model_class("b09_taken") is Holder
 
@@ -434,6 +437,7 @@ def test_b12_lookup_is_case_sensitive_and_case_variants_may_not_coexist():
 
     with pytest.raises(RegistrationError, match="only in case"):
         register_model("b12cased", overwrite=True)(Another)  # not even with overwrite
+
     class Snake(FitPredict, ParamsMixin, BaseModel, name="b12_snake_case"):
         pass
 
@@ -475,7 +479,9 @@ def test_b13_aliases_must_be_a_tuple_of_names():
     with pytest.raises(TypeError, match="tuple of names"):
         register_model("b13_x", aliases="b13_y")
     with pytest.raises(RegistrationError, match="twice"):
-        register_model("b13_x", aliases=("b13_x",))(type("T", (FitPredict, ParamsMixin, BaseModel), {}))
+        register_model("b13_x", aliases=("b13_x",))(
+            type("T", (FitPredict, ParamsMixin, BaseModel), {})
+        )
 
 
 def test_b13_mechanistic_answers_to_both_names():
