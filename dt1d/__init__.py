@@ -1,5 +1,43 @@
-"""dt1d: digital twins of people with type 1 diabetes."""
+"""dt1d: digital twins of people with type 1 diabetes.
 
+The everyday names live here: ``DigitalTwin``, ``BaseModel``, the registry
+functions, and the ``data`` subpackage. Heavier parts (``dt1d.sim``,
+``dt1d.models``, ``dt1d.plots``) are imported when first used; importing
+``dt1d`` never imports torch, matplotlib or numba kernels.
+"""
+
+from dt1d import data
 from dt1d._version import __version__
+from dt1d.core import (
+    BaseModel,
+    CapabilityError,
+    DigitalTwin,
+    ModelNotFoundError,
+    ParamsMixin,
+    RegistrationError,
+    create_model,
+    discover_models,
+    get_model_class,
+    is_model_registered,
+    list_available_models,
+    register_model,
+    unregister_model,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "BaseModel",
+    "CapabilityError",
+    "DigitalTwin",
+    "ModelNotFoundError",
+    "ParamsMixin",
+    "RegistrationError",
+    "__version__",
+    "create_model",
+    "data",
+    "discover_models",
+    "get_model_class",
+    "is_model_registered",
+    "list_available_models",
+    "register_model",
+    "unregister_model",
+]

@@ -1,1 +1,33 @@
-"""dt1d.core."""
+"""The heart of dt1d: the model registry, ``BaseModel`` and ``DigitalTwin``."""
+
+from dt1d.core.model_registry import (
+    ModelNotFoundError,
+    RegistrationError,
+    RegistryMeta,
+    create_model,
+    discover_models,
+    get_model_class,
+    is_model_registered,
+    list_available_models,
+    register_model,
+    unregister_model,
+)
+from dt1d.core.params import ParamsMixin
+from dt1d.core.twin import BaseModel, CapabilityError, DigitalTwin
+
+__all__ = [
+    "BaseModel",
+    "CapabilityError",
+    "DigitalTwin",
+    "ModelNotFoundError",
+    "ParamsMixin",
+    "RegistrationError",
+    "RegistryMeta",
+    "create_model",
+    "discover_models",
+    "get_model_class",
+    "is_model_registered",
+    "list_available_models",
+    "register_model",
+    "unregister_model",
+]

@@ -136,7 +136,7 @@ class BaseModel(metaclass=RegistryMeta, abstract=True):
         except Exception:  # repr must never fail
             return f"{type(self).__qualname__}(<params unavailable>)"
         inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        return f"{type(self).__qualname__}({inner})"
+        return f"{type(self).__name__}({inner})"
 
 
 def _learned_attributes(obj: object) -> dict[str, Any]:
@@ -148,7 +148,8 @@ def _learned_attributes(obj: object) -> dict[str, Any]:
 
 
 def _check_horizons(horizon: int | Sequence[int]) -> list[int]:
-    values = [horizon] if isinstance(horizon, (int, np.integer)) else list(horizon)
+    is_list = isinstance(horizon, (list, tuple, np.ndarray))
+    values = list(horizon) if is_list else [horizon]
     if not values:
         raise ValueError("horizon must be a positive number of minutes or a non-empty list of them")
     for h in values:
