@@ -261,9 +261,10 @@ def read_twin_file(path: str | os.PathLike[str]) -> TwinFile:
     where = str(path)
     try:
         archive = zipfile.ZipFile(path, "r")
-    except (zipfile.BadZipFile, EOFError):
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as err:
         raise TwinFileError(
-            f"{where}: not a zip archive (truncated, damaged, or not a dt1d twin file)"
+            f"{where}: not a readable zip archive (truncated, damaged, or not a dt1d "
+            f"twin file: {err})"
         ) from None
     with archive:
         try:
