@@ -1,0 +1,23 @@
+"""Readers that turn device and study exports into validated dt1d records.
+
+Each returns a record checked by :func:`dt1d.data.validate` (glucose in
+mg/dL, carbs in g per step, insulin, bolus and basal in U per step) and
+raises :class:`ReaderError` (a ``DataValidationError``) naming the file, the
+record (row or entry) and the field when a file is bad.
+"""
+
+from dt1d.data.readers._common import ReaderError
+from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
+from dt1d.data.readers.nightscout import read_nightscout
+from dt1d.data.readers.ohio import read_ohio
+from dt1d.data.readers.replaybg import read_replaybg
+
+__all__ = [
+    "ReaderError",
+    "read_csv",
+    "read_parquet",
+    "read_frame",
+    "read_nightscout",
+    "read_ohio",
+    "read_replaybg",
+]

@@ -1,0 +1,273 @@
+"""Shared reader plumbing: errors that name the file, time parsing, and the 5-min grid.
+
+Every reader turns events (readings at instants, doses at instants, rates
+over intervals) into a record on a regular grid: glucose readings are
+averaged per step, amounts added per step, and rates integrated exactly over
+each step ``[t, t + step)``. Grid work is done on UTC nanoseconds, so DST
+changes cannot create duplicate or missing steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dt1d.data.schema import DataValidationError, validate
+
+logger = logging.getLogger(__name__)
+
+_NS_PER_MIN = 60_000_000_000
+
+
+class ReaderError(DataValidationError):
+    """A file could not be read into a record; names the file, the record and the field."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        problem: str,
+        *,
+        record: Any = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(
+            problem, code="bad_file", column=field, rows=[] if record is None else [record], fix=fix
+        )
+        self.path = None if path is None else os.fspath(path)
+        self.record = record
+        self.field = field
+        parts = [f"{self.path}: " if self.path is not None else ""]
+        if record is not None:
+            parts.append(f"{record}: ")
+        if field is not None:
+            parts.append(f"field {field!r}: ")
+        parts.append(problem)
+        if fix:
+            parts.append(f". Fix: {fix}")
+        self.args = ("".join(parts),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _step_ns(step: Any) -> int:
+    """A positive grid step as integer nanoseconds."""
+    try:
+        delta = pd.Timedelta(step)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"step={step!r} is not a time span like '5min'") from exc
+    if delta <= pd.Timedelta(0):
+        raise ValueError(f"step={step!r} must be positive")
+    return int(delta.value)
+
+
+def _to_utc_ns(times: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """Datetimes (naive or tz-aware) as int64 nanoseconds; tz-aware ones in UTC."""
+    index = pd.DatetimeIndex(times)
+    if index.tz is not None:
+        index = index.tz_convert("UTC")
+    return index.as_unit("ns").asi8.copy()
+
+
+def _localize(
+    times: pd.DatetimeIndex, tz: str | None, path: Any, field: str, labels: Sequence[Any]
+) -> pd.DatetimeIndex:
+    """Attach ``tz`` to naive local times (DST fall-back hours inferred from file order)."""
+    if tz is None or times.tz is not None:
+        return times
+    try:
+        return times.tz_localize(tz, ambiguous="infer", nonexistent="raise")
+    except Exception as exc:  # pytz/zoneinfo raise several types
+        raise ReaderError(
+            path,
+            f"local times cannot be placed in time zone {tz!r}: {exc}",
+            field=field,
+            fix="store times with a UTC offset, or keep the file in time order around DST changes",
+        ) from exc
+
+
+def _parse_times(
+    values: Any, path: Any, field: str, labels: Sequence[Any], *, fmt: str | None = None
+) -> pd.DatetimeIndex:
+    """Parse a column of times, naming the first record that is missing or unparsable."""
+    raw = pd.Series(values, dtype=object).reset_index(drop=True)
+    missing = raw.isna() | (raw.astype(str).str.strip() == "")
+    if missing.any():
+        i = int(np.flatnonzero(missing.to_numpy())[0])
+        raise ReaderError(path, "time is missing", record=labels[i], field=field)
+    is_number = raw.map(
+        lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    )
+    if is_number.all():
+        # epoch milliseconds (Nightscout "date" fields)
+        parsed = pd.to_datetime(raw.astype("int64"), unit="ms", utc=True)
+        return pd.DatetimeIndex(parsed)
+    text = raw.astype(str).str.strip()
+    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    try:
+        if has_offset.any():
+            if not has_offset.all():
+                i = int(np.flatnonzero(~has_offset.to_numpy())[0])
+                raise ReaderError(
+                    path,
+                    f"time {text[i]!r} has no UTC offset while others have one",
+                    record=labels[i],
+                    field=field,
+                    fix="give every time an offset (or none)",
+                )
+            parsed = pd.to_datetime(text, format=fmt or "ISO8601", utc=True, errors="coerce")
+        else:
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    except ReaderError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise ReaderError(path, f"times could not be parsed: {exc}", field=field) from exc
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ReaderError(
+            path,
+            f"time {text[i]!r} could not be parsed" + (f" with format {fmt!r}" if fmt else ""),
+            record=labels[i],
+            field=field,
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+def _parse_numbers(
+    values: Any,
+    path: Any,
+    field: str,
+    labels: Sequence[Any],
+    *,
+    allow_missing: bool = True,
+    non_negative: bool = True,
+) -> np.ndarray:
+    """Parse a column of numbers; empty cells are NaN; bad or negative values name their record."""
+    raw = pd.Series(values, dtype=object).reset_index(drop=True)
+    blank = raw.isna() | (raw.astype(str).str.strip() == "")
+    parsed = pd.to_numeric(raw.where(~blank, np.nan), errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(parsed) & ~blank.to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ReaderError(path, f"value {raw[i]!r} is not a number", record=labels[i], field=field)
+    if not allow_missing and blank.any():
+        i = int(np.flatnonzero(blank.to_numpy())[0])
+        raise ReaderError(path, "value is missing", record=labels[i], field=field)
+    if np.isinf(parsed).any():
+        i = int(np.flatnonzero(np.isinf(parsed))[0])
+        raise ReaderError(path, "value is infinite", record=labels[i], field=field)
+    if non_negative and (parsed < 0).any():
+        i = int(np.flatnonzero(parsed < 0)[0])
+        raise ReaderError(path, f"value {parsed[i]:g} is negative", record=labels[i], field=field)
+    return parsed
+
+
+class _Grid:
+    """A regular time grid from ``start_ns`` with ``n`` steps of ``step_ns`` (UTC ns)."""
+
+    def __init__(self, times_ns: Sequence[np.ndarray], step_ns: int) -> None:
+        stacked = [np.asarray(t, dtype=np.int64) for t in times_ns if len(t)]
+        if not stacked:
+            raise ValueError("no timed events to build a grid from")
+        all_ns = np.concatenate(stacked)
+        self.step_ns = int(step_ns)
+        self.start_ns = int(np.floor_divide(all_ns.min(), step_ns) * step_ns)
+        last = int(np.floor_divide(all_ns.max(), step_ns) * step_ns)
+        self.n = (last - self.start_ns) // step_ns + 1
+
+    @property
+    def edges_ns(self) -> np.ndarray:
+        """Step boundaries, n + 1 of them."""
+        return self.start_ns + self.step_ns * np.arange(self.n + 1, dtype=np.int64)
+
+    def slot(self, times_ns: np.ndarray) -> np.ndarray:
+        """Index of the step ``[t, t + step)`` holding each time."""
+        return (np.asarray(times_ns, dtype=np.int64) - self.start_ns) // self.step_ns
+
+    def mean_of(self, times_ns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Average of the known readings in each step; NaN where there is none."""
+        values = np.asarray(values, dtype=float)
+        keep = ~np.isnan(values)
+        slots = self.slot(times_ns)[keep]
+        total = np.bincount(slots, weights=values[keep], minlength=self.n)
+        count = np.bincount(slots, minlength=self.n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    def sum_of(self, times_ns: np.ndarray, amounts: np.ndarray) -> np.ndarray:
+        """Sum of the amounts given at instants within each step."""
+        amounts = np.nan_to_num(np.asarray(amounts, dtype=float))
+        if len(amounts) == 0:
+            return np.zeros(self.n)
+        return np.bincount(self.slot(times_ns), weights=amounts, minlength=self.n)
+
+    def integrate(
+        self, starts_ns: np.ndarray, ends_ns: np.ndarray, rates_per_min: np.ndarray
+    ) -> np.ndarray:
+        """Amount delivered in each step by constant rates over non-overlapping intervals.
+
+        Exact for piecewise-constant rates: the cumulative amount is piecewise
+        linear with knots at the interval ends, so it is interpolated at the
+        step edges and differenced. Parts of intervals outside the grid are dropped.
+        """
+        starts = np.asarray(starts_ns, dtype=np.int64)
+        ends = np.asarray(ends_ns, dtype=np.int64)
+        rates = np.asarray(rates_per_min, dtype=float)
+        keep = (ends > starts) & (rates != 0)
+        starts, ends, rates = starts[keep], ends[keep], rates[keep]
+        if starts.size == 0:
+            return np.zeros(self.n)
+        order = np.argsort(starts, kind="stable")
+        starts, ends, rates = starts[order], ends[order], rates[order]
+        if (starts[1:] < ends[:-1]).any():
+            raise ValueError("rate intervals overlap")
+        # knots relative to the grid start, in minutes (float64 is exact to the ns for decades)
+        origin = self.start_ns
+        knots = np.empty(2 * starts.size)
+        knots[0::2] = (starts - origin) / _NS_PER_MIN
+        knots[1::2] = (ends - origin) / _NS_PER_MIN
+        cum = np.empty(2 * starts.size)
+        delivered = rates * (knots[1::2] - knots[0::2])
+        cum[1::2] = np.cumsum(delivered)
+        cum[0::2] = cum[1::2] - delivered
+        edges = (self.edges_ns - origin) / _NS_PER_MIN
+        at_edges = np.interp(edges, knots, cum, left=0.0, right=cum[-1])
+        return np.diff(at_edges)
+
+    def index(self, tz: Any) -> pd.DatetimeIndex:
+        """The grid as a DatetimeIndex named ``time``: naive, or in ``tz`` (UTC-based)."""
+        values = pd.to_datetime(self.edges_ns[:-1], unit="ns")
+        if tz is not None:
+            values = values.tz_localize("UTC").tz_convert(tz)
+        return pd.DatetimeIndex(values, name="time")
+
+
+def _finish(
+    frame: pd.DataFrame, path: Any, *, units: str = "mg/dL", step_ns: int | None = None
+) -> pd.DataFrame:
+    """Validate the assembled record, turning a validation error into one naming the file."""
+    try:
+        return validate(
+            frame, units=units, step=None if step_ns is None else pd.Timedelta(step_ns, unit="ns")
+        )
+    except ReaderError:
+        raise
+    except DataValidationError as exc:
+        record = f"step {exc.rows[0]}" if exc.rows else None
+        raise ReaderError(path, exc.problem, record=record, field=exc.column, fix=exc.fix) from exc
+
+
+def _drop_exact_duplicates(table: pd.DataFrame, path: Any, what: str) -> pd.DataFrame:
+    """Drop rows identical in every field (double exports), logging how many."""
+    dup = table.duplicated(keep="first")
+    if dup.any():
+        logger.warning("%s: dropped %d exact duplicate %s", path, int(dup.sum()), what)
+        table = table.loc[~dup]
+    return table

@@ -1,0 +1,199 @@
+"""Reader for the OhioT1DM XML files (Marling & Bunescu, KHD@IJCAI 2018 / 2020).
+
+One ``<patient id=... weight=... insulin_type=...>`` element holding event
+lists; the ones read here:
+
+- ``glucose_level``: ``<event ts="DD-MM-YYYY HH:MM:SS" value="mg/dL"/>``;
+- ``basal``: ``<event ts=... value="U/h"/>``, the pump's scheduled rate from
+  ``ts`` until the next basal event;
+- ``temp_basal``: ``<event ts_begin=... ts_end=... value="U/h"/>``, replacing
+  the basal rate in ``[ts_begin, ts_end)`` (0 = suspended);
+- ``bolus``: ``<event ts_begin=... ts_end=... type=... dose="U"/>``: ``normal``
+  (and ``normal dual``) at ``ts_begin``; ``square`` (and ``square dual``)
+  spread evenly over ``[ts_begin, ts_end)``;
+- ``meal``: ``<event ts=... type=... carbs="g"/>``.
+
+Times are local and naive as in the files. Other lists (finger sticks,
+exercise, sleep, ...) are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dt1d.data.readers._common import ReaderError, _finish, _Grid, _step_ns
+
+__all__ = ["read_ohio"]
+
+_TS_FORMAT = "%d-%m-%Y %H:%M:%S"
+_NS_PER_MIN = 60_000_000_000
+
+
+class _Events:
+    """Access to one event list of the patient element, with errors naming the event."""
+
+    def __init__(self, root: ET.Element, path: Any) -> None:
+        self.root = root
+        self.path = path
+
+    def items(self, tag: str) -> list[tuple[str, ET.Element]]:
+        """(label, element) of each event of a list; empty when the list is absent."""
+        lists = self.root.findall(tag)
+        events = [ev for lst in lists for ev in lst.findall("event")]
+        return [(f"<{tag}> event {i}", ev) for i, ev in enumerate(events)]
+
+    def time(self, ev: ET.Element, attr: str, label: str) -> int:
+        """An event time attribute as naive ns."""
+        text = ev.get(attr)
+        if text is None:
+            raise ReaderError(self.path, f"has no {attr!r} attribute", record=label, field=attr)
+        stamp = pd.to_datetime(text.strip(), format=_TS_FORMAT, errors="coerce")
+        if pd.isna(stamp):
+            raise ReaderError(
+                self.path, f"time {text!r} is not DD-MM-YYYY HH:MM:SS", record=label, field=attr
+            )
+        return int(stamp.as_unit("ns").value)
+
+    def number(self, ev: ET.Element, attr: str, label: str) -> float:
+        """A non-negative numeric attribute."""
+        text = ev.get(attr)
+        if text is None or text.strip() == "":
+            raise ReaderError(self.path, f"has no {attr!r} attribute", record=label, field=attr)
+        try:
+            value = float(text)
+        except ValueError:
+            raise ReaderError(
+                self.path, f"value {text!r} is not a number", record=label, field=attr
+            ) from None
+        if not np.isfinite(value) or value < 0:
+            raise ReaderError(
+                self.path, f"value {text!r} is out of range", record=label, field=attr
+            )
+        return value
+
+
+def _parse(path: Any) -> ET.Element:
+    """Parse the XML file, refusing DTDs/entities (nothing in OhioT1DM needs them)."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise ReaderError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise ReaderError(path, "contains a DTD or entity declarations, which are not read")
+    try:
+        root = ET.fromstring(raw)
+    except ET.ParseError as exc:
+        raise ReaderError(path, f"is not well-formed XML: {exc}") from exc
+    if root.tag != "patient":
+        raise ReaderError(path, f"root element is <{root.tag}>, expected <patient>")
+    return root
+
+
+def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFrame:
+    """Read one OhioT1DM XML file into a validated record (naive local times).
+
+    Glucose readings are averaged per step; basal (scheduled, overridden by
+    temp basals) is integrated exactly over each step; boluses and meals are
+    added into the step holding their time, square-wave boluses spread over
+    their duration. The patient ``id`` goes to ``record.attrs["patient_id"]``
+    and ``weight`` to ``record.attrs["body_weight_kg"]`` when present.
+    """
+    step_ns = _step_ns(step)
+    root = _parse(path)
+    ev = _Events(root, path)
+
+    glucose = [
+        (ev.time(e, "ts", lab), ev.number(e, "value", lab)) for lab, e in ev.items("glucose_level")
+    ]
+    if not glucose:
+        raise ReaderError(path, "has no <glucose_level> events", field="glucose_level")
+    g_ns = np.array([g[0] for g in glucose], dtype=np.int64)
+    g_val = np.array([g[1] for g in glucose])
+
+    meals = [(ev.time(e, "ts", lab), ev.number(e, "carbs", lab)) for lab, e in ev.items("meal")]
+    normal_t, normal_u, sq_s, sq_e, sq_u = [], [], [], [], []
+    for lab, e in ev.items("bolus"):
+        start = ev.time(e, "ts_begin", lab)
+        dose = ev.number(e, "dose", lab)
+        kind = (e.get("type") or "normal").strip().lower()
+        if "square" in kind:
+            end = ev.time(e, "ts_end", lab)
+            if end < start:
+                raise ReaderError(path, "ts_end is before ts_begin", record=lab, field="ts_end")
+            if end > start:
+                sq_s.append(start)
+                sq_e.append(end)
+                sq_u.append(dose)
+                continue
+        normal_t.append(start)
+        normal_u.append(dose)
+    basal_events = sorted(
+        ((ev.time(e, "ts", lab), ev.number(e, "value", lab), lab) for lab, e in ev.items("basal")),
+        key=lambda x: x[0],
+    )
+    temps = []
+    for lab, e in ev.items("temp_basal"):
+        start, end = ev.time(e, "ts_begin", lab), ev.time(e, "ts_end", lab)
+        if end < start:
+            raise ReaderError(path, "ts_end is before ts_begin", record=lab, field="ts_end")
+        temps.append((start, end, ev.number(e, "value", lab), lab))
+    temps.sort(key=lambda x: x[0])
+
+    grid = _Grid(
+        [g_ns, np.array([m[0] for m in meals], np.int64), np.array(normal_t + sq_s, np.int64)],
+        step_ns,
+    )
+    lo, hi = int(grid.edges_ns[0]), int(grid.edges_ns[-1])
+
+    # piecewise-constant basal: scheduled rate between basal events, temp basals on top
+    b_t = np.array([b[0] for b in basal_events], dtype=np.int64)
+    b_r = np.array([b[1] for b in basal_events], dtype=float)
+    t_s = np.array([t[0] for t in temps], dtype=np.int64)
+    t_e = np.array([t[1] for t in temps], dtype=np.int64)
+    if len(temps) > 1:
+        t_e[:-1] = np.minimum(t_e[:-1], t_s[1:])  # a later temp basal cancels an earlier one
+    breaks = np.unique(np.clip(np.concatenate([[lo, hi], b_t, t_s, t_e]), lo, hi))
+    seg_s, seg_e = breaks[:-1], breaks[1:]
+    mid = seg_s + (seg_e - seg_s) // 2
+    rate_h = np.zeros(mid.size)
+    if b_t.size:
+        k = np.searchsorted(b_t, mid, side="right") - 1
+        rate_h = np.where(k >= 0, b_r[np.clip(k, 0, None)], 0.0)
+    if t_s.size:
+        k = np.searchsorted(t_s, mid, side="right") - 1
+        active = (k >= 0) & (mid < t_e[np.clip(k, 0, None)])
+        temp_rates = np.array([t[2] for t in temps])
+        rate_h = np.where(active, temp_rates[np.clip(k, 0, None)], rate_h)
+    basal = grid.integrate(seg_s, seg_e, rate_h / 60.0)
+
+    bolus = grid.sum_of(np.array(normal_t, np.int64), np.array(normal_u, float))
+    for s, e, u in zip(sq_s, sq_e, sq_u, strict=True):
+        bolus = bolus + grid.integrate(
+            np.array([s]), np.array([e]), np.array([u / ((e - s) / _NS_PER_MIN)])
+        )
+    carbs = grid.sum_of(
+        np.array([m[0] for m in meals], np.int64), np.array([m[1] for m in meals], float)
+    )
+    record = pd.DataFrame(
+        {"glucose": grid.mean_of(g_ns, g_val), "carbs": carbs, "bolus": bolus, "basal": basal},
+        index=grid.index(None),
+    )
+    record["insulin"] = record["bolus"] + record["basal"]
+    out = _finish(record, os.fspath(path), step_ns=step_ns)
+    if root.get("id") is not None:
+        out.attrs["patient_id"] = root.get("id")
+    weight = root.get("weight")
+    if weight not in (None, ""):
+        try:
+            out.attrs["body_weight_kg"] = float(weight)
+        except ValueError:
+            raise ReaderError(
+                path, f"weight {weight!r} is not a number", record="<patient>", field="weight"
+            ) from None
+    return out
