@@ -1,0 +1,1 @@
+"""Example dt1d plugin: importing the package itself registers nothing."""
