@@ -13,6 +13,8 @@ _ACRONYM_THEN_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _LOWER_THEN_UPPER = re.compile(r"([a-z0-9])([A-Z])")
 _REPEATED_UNDERSCORES = re.compile(r"_+")
 
+# A body that only returns None compiles to at most this many bytes (3.10-3.13).
+_TINY_BODY_BYTES = 16
 # Bytecode that carries no behaviour of the function body.
 _INERT_OPS = frozenset(
     {"RESUME", "NOP", "CACHE", "EXTENDED_ARG", "COPY_FREE_VARS", "MAKE_CELL", "PRECALL"}
@@ -85,6 +87,10 @@ def is_placeholder(member: Any) -> bool:
     """True if a method only raises NotImplementedError or does nothing (body `...`/`pass`)."""
     code = getattr(_unwrap(member), "__code__", None)
     if code is None:
+        return False
+    # Cheap exits first: a placeholder either names NotImplementedError or has
+    # almost no bytecode ("return None"); reading bytecode with dis is slow.
+    if "NotImplementedError" not in code.co_names and len(code.co_code) > _TINY_BODY_BYTES:
         return False
     import dis  # only needed when a foreign base provides a required method
 

@@ -430,10 +430,10 @@ def get_model_class(name: str) -> type:
     check_name(name)
     with _LOCK:
         cls = _CLASSES.get(name)
+        if cls is not None:
+            return cls
         builtin = _BUILTIN_MODELS.get(name) if _builtin_target(name) else None
         hidden = name in _HIDDEN
-    if cls is not None:
-        return cls
     if builtin is not None:
         return _load_builtin(name, builtin)
     plugins = _plugins()
