@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dt1d.data.readers._common import ReaderError, _finish, _Grid, _parse_times, _step_ns
+from dt1d.data.readers._common import ReaderError, _finish, _Grid, _step_ns
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +85,19 @@ def _number(
 
 
 def _time_of(item: Mapping[str, Any], keys: Sequence[str], path: Any, label: str) -> pd.Timestamp:
-    """The UTC time of a JSON object from the first of ``keys`` it has."""
+    """The time of a JSON object from the first of ``keys`` it has (ISO text or epoch ms)."""
     for key in keys:
         value = item.get(key)
         if value is None or value == "":
             continue
-        return _parse_times([value], path, key, [label])[0]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return pd.Timestamp(int(value), unit="ms", tz="UTC")
+        try:
+            return pd.Timestamp(str(value).strip())
+        except (ValueError, TypeError):
+            raise ReaderError(
+                path, f"time {value!r} could not be parsed", record=label, field=key
+            ) from None
     raise ReaderError(path, f"has no time (looked for {list(keys)})", record=label, field=keys[0])
 
 
@@ -121,7 +128,7 @@ def _read_entries(data: Any, path: Any) -> tuple[np.ndarray, np.ndarray]:
             raise ReaderError(path, "sgv entry has no 'sgv' value", record=label, field="sgv")
         if "date" in item and item["date"] not in (None, ""):
             date = _number(item, "date", path, label)
-            t = int(pd.Timestamp(int(date), unit="ms", tz="UTC").value)
+            t = int(round(date)) * 1_000_000  # epoch ms -> ns
         else:
             t = _utc_ns(
                 _time_of(item, ("dateString", "sysTime"), path, label), path, label, "dateString"

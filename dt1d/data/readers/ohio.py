@@ -47,34 +47,47 @@ class _Events:
         events = [ev for lst in lists for ev in lst.findall("event")]
         return [(f"<{tag}> event {i}", ev) for i, ev in enumerate(events)]
 
-    def time(self, ev: ET.Element, attr: str, label: str) -> int:
-        """An event time attribute as naive ns."""
-        text = ev.get(attr)
-        if text is None:
-            raise ReaderError(self.path, f"has no {attr!r} attribute", record=label, field=attr)
-        stamp = pd.to_datetime(text.strip(), format=_TS_FORMAT, errors="coerce")
-        if pd.isna(stamp):
+    def times(self, events: list[tuple[str, ET.Element]], attr: str) -> np.ndarray:
+        """An event time attribute of every event, as naive ns (parsed in one go)."""
+        texts = []
+        for label, ev in events:
+            text = ev.get(attr)
+            if text is None:
+                raise ReaderError(self.path, f"has no {attr!r} attribute", record=label, field=attr)
+            texts.append(text.strip())
+        if not texts:
+            return np.zeros(0, dtype=np.int64)
+        stamps = pd.to_datetime(pd.Series(texts), format=_TS_FORMAT, errors="coerce")
+        bad = stamps.isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
             raise ReaderError(
-                self.path, f"time {text!r} is not DD-MM-YYYY HH:MM:SS", record=label, field=attr
+                self.path,
+                f"time {texts[i]!r} is not DD-MM-YYYY HH:MM:SS",
+                record=events[i][0],
+                field=attr,
             )
-        return int(stamp.as_unit("ns").value)
+        return pd.DatetimeIndex(stamps).as_unit("ns").asi8.copy()
 
-    def number(self, ev: ET.Element, attr: str, label: str) -> float:
-        """A non-negative numeric attribute."""
-        text = ev.get(attr)
-        if text is None or text.strip() == "":
-            raise ReaderError(self.path, f"has no {attr!r} attribute", record=label, field=attr)
-        try:
-            value = float(text)
-        except ValueError:
-            raise ReaderError(
-                self.path, f"value {text!r} is not a number", record=label, field=attr
-            ) from None
-        if not np.isfinite(value) or value < 0:
-            raise ReaderError(
-                self.path, f"value {text!r} is out of range", record=label, field=attr
-            )
-        return value
+    def numbers(self, events: list[tuple[str, ET.Element]], attr: str) -> np.ndarray:
+        """A non-negative numeric attribute of every event."""
+        values = np.empty(len(events))
+        for i, (label, ev) in enumerate(events):
+            text = ev.get(attr)
+            if text is None or text.strip() == "":
+                raise ReaderError(self.path, f"has no {attr!r} attribute", record=label, field=attr)
+            try:
+                value = float(text)
+            except ValueError:
+                raise ReaderError(
+                    self.path, f"value {text!r} is not a number", record=label, field=attr
+                ) from None
+            if not np.isfinite(value) or value < 0:
+                raise ReaderError(
+                    self.path, f"value {text!r} is out of range", record=label, field=attr
+                )
+            values[i] = value
+        return values
 
 
 def _parse(path: Any) -> ET.Element:
@@ -108,55 +121,54 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
     root = _parse(path)
     ev = _Events(root, path)
 
-    glucose = [
-        (ev.time(e, "ts", lab), ev.number(e, "value", lab)) for lab, e in ev.items("glucose_level")
-    ]
-    if not glucose:
+    g_events = ev.items("glucose_level")
+    if not g_events:
         raise ReaderError(path, "has no <glucose_level> events", field="glucose_level")
-    g_ns = np.array([g[0] for g in glucose], dtype=np.int64)
-    g_val = np.array([g[1] for g in glucose])
+    g_ns, g_val = ev.times(g_events, "ts"), ev.numbers(g_events, "value")
 
-    meals = [(ev.time(e, "ts", lab), ev.number(e, "carbs", lab)) for lab, e in ev.items("meal")]
-    normal_t, normal_u, sq_s, sq_e, sq_u = [], [], [], [], []
-    for lab, e in ev.items("bolus"):
-        start = ev.time(e, "ts_begin", lab)
-        dose = ev.number(e, "dose", lab)
-        kind = (e.get("type") or "normal").strip().lower()
-        if "square" in kind:
-            end = ev.time(e, "ts_end", lab)
-            if end < start:
-                raise ReaderError(path, "ts_end is before ts_begin", record=lab, field="ts_end")
-            if end > start:
-                sq_s.append(start)
-                sq_e.append(end)
-                sq_u.append(dose)
-                continue
-        normal_t.append(start)
-        normal_u.append(dose)
-    basal_events = sorted(
-        ((ev.time(e, "ts", lab), ev.number(e, "value", lab), lab) for lab, e in ev.items("basal")),
-        key=lambda x: x[0],
-    )
-    temps = []
-    for lab, e in ev.items("temp_basal"):
-        start, end = ev.time(e, "ts_begin", lab), ev.time(e, "ts_end", lab)
-        if end < start:
-            raise ReaderError(path, "ts_end is before ts_begin", record=lab, field="ts_end")
-        temps.append((start, end, ev.number(e, "value", lab), lab))
-    temps.sort(key=lambda x: x[0])
+    meal_events = ev.items("meal")
+    meal_ns, meal_g = ev.times(meal_events, "ts"), ev.numbers(meal_events, "carbs")
 
-    grid = _Grid(
-        [g_ns, np.array([m[0] for m in meals], np.int64), np.array(normal_t + sq_s, np.int64)],
-        step_ns,
+    bolus_events = ev.items("bolus")
+    b_start, b_dose = ev.times(bolus_events, "ts_begin"), ev.numbers(bolus_events, "dose")
+    square = np.array(
+        ["square" in (e.get("type") or "normal").strip().lower() for _, e in bolus_events],
+        dtype=bool,
     )
+    b_end = b_start.copy()
+    if square.any():
+        sq_events = [bolus_events[i] for i in np.flatnonzero(square)]
+        b_end[square] = ev.times(sq_events, "ts_end")
+        before = np.flatnonzero(b_end < b_start)
+        if before.size:
+            raise ReaderError(
+                path, "ts_end is before ts_begin", record=bolus_events[before[0]][0], field="ts_end"
+            )
+    spread = square & (b_end > b_start)
+    normal_t, normal_u = b_start[~spread], b_dose[~spread]
+    sq_s, sq_e, sq_u = b_start[spread], b_end[spread], b_dose[spread]
+
+    basal_events = ev.items("basal")
+    b_t, b_r = ev.times(basal_events, "ts"), ev.numbers(basal_events, "value")
+    order = np.argsort(b_t, kind="stable")
+    b_t, b_r = b_t[order], b_r[order]
+
+    temp_events = ev.items("temp_basal")
+    t_s, t_e = ev.times(temp_events, "ts_begin"), ev.times(temp_events, "ts_end")
+    temp_rates = ev.numbers(temp_events, "value")
+    before = np.flatnonzero(t_e < t_s)
+    if before.size:
+        raise ReaderError(
+            path, "ts_end is before ts_begin", record=temp_events[before[0]][0], field="ts_end"
+        )
+    order = np.argsort(t_s, kind="stable")
+    t_s, t_e, temp_rates = t_s[order], t_e[order], temp_rates[order]
+
+    grid = _Grid([g_ns, meal_ns, normal_t, sq_s], step_ns)
     lo, hi = int(grid.edges_ns[0]), int(grid.edges_ns[-1])
 
     # piecewise-constant basal: scheduled rate between basal events, temp basals on top
-    b_t = np.array([b[0] for b in basal_events], dtype=np.int64)
-    b_r = np.array([b[1] for b in basal_events], dtype=float)
-    t_s = np.array([t[0] for t in temps], dtype=np.int64)
-    t_e = np.array([t[1] for t in temps], dtype=np.int64)
-    if len(temps) > 1:
+    if t_s.size > 1:
         t_e[:-1] = np.minimum(t_e[:-1], t_s[1:])  # a later temp basal cancels an earlier one
     breaks = np.unique(np.clip(np.concatenate([[lo, hi], b_t, t_s, t_e]), lo, hi))
     seg_s, seg_e = breaks[:-1], breaks[1:]
@@ -168,7 +180,6 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
     if t_s.size:
         k = np.searchsorted(t_s, mid, side="right") - 1
         active = (k >= 0) & (mid < t_e[np.clip(k, 0, None)])
-        temp_rates = np.array([t[2] for t in temps])
         rate_h = np.where(active, temp_rates[np.clip(k, 0, None)], rate_h)
     basal = grid.integrate(seg_s, seg_e, rate_h / 60.0)
 
@@ -177,9 +188,7 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
         bolus = bolus + grid.integrate(
             np.array([s]), np.array([e]), np.array([u / ((e - s) / _NS_PER_MIN)])
         )
-    carbs = grid.sum_of(
-        np.array([m[0] for m in meals], np.int64), np.array([m[1] for m in meals], float)
-    )
+    carbs = grid.sum_of(meal_ns, meal_g)
     record = pd.DataFrame(
         {"glucose": grid.mean_of(g_ns, g_val), "carbs": carbs, "bolus": bolus, "basal": basal},
         index=grid.index(None),
