@@ -221,22 +221,51 @@ class DigitalTwin:
             )
         return pred
 
-    def evaluate(self, record: pd.DataFrame) -> dict[str, Any]:
-        """Forecast accuracy on ``record``: RMSE, MAE, MARD and the number of pairs.
+    @property
+    def horizons(self) -> list[int]:
+        """The forecast horizons in minutes, as a list (one entry for a single horizon)."""
+        return list(self._horizons)
 
-        With one horizon the result is flat (``{"rmse": ..., ...}``); with several
-        it maps ``"30min"`` etc. to such a dict.
+    def evaluate(
+        self, record: pd.DataFrame, horizons: Sequence[int] | None = None
+    ) -> dict[str, Any] | pd.DataFrame:
+        """Forecast accuracy on ``record``.
+
+        Without ``horizons``, for one person: a dict with RMSE, MAE, MARD and
+        the number of scored pairs (flat for one horizon, keyed ``"30min"``...
+        for several). With ``horizons`` (a subset of the twin's), or for a
+        cohort with ``patient_id``: a tidy table from
+        :func:`dt1d.metrics.forecast_accuracy_table`, one row per horizon (and
+        patient) with errors, Clarke/Parkes zone fractions and time lag.
         """
         from dt1d.data import make_target, validate
 
         X = validate(record)
-        y = make_target(X, self._target_horizon())
+        cohort = "patient_id" in X.columns
         pred = self.predict(X)
-        if isinstance(y, pd.Series):
-            return _accuracy(y.to_numpy(dtype=float), pred)
-        return {
-            col: _accuracy(y[col].to_numpy(dtype=float), pred[:, j]) for j, col in enumerate(y.columns)
-        }
+        if horizons is None and not cohort:
+            y = make_target(X, self._target_horizon())
+            if isinstance(y, pd.Series):
+                return _accuracy(y.to_numpy(dtype=float), pred)
+            return {
+                col: _accuracy(y[col].to_numpy(dtype=float), pred[:, j]) for j, col in enumerate(y.columns)
+            }
+        from dt1d.metrics import forecast_accuracy_table
+
+        wanted = self._horizons if horizons is None else _check_horizons(horizons)
+        missing = [h for h in wanted if h not in self._horizons]
+        if missing:
+            raise ValueError(
+                f"this twin forecasts {self._horizons} min ahead; it cannot be evaluated at {missing} "
+                "(fit a twin with those horizons)"
+            )
+        columns = [self._horizons.index(h) for h in wanted]
+        matrix = pred[:, None] if pred.ndim == 1 else pred
+        return forecast_accuracy_table(
+            make_target(X, list(wanted)),
+            matrix[:, columns],
+            patient_id=X["patient_id"] if cohort else None,
+        )
 
     def simulate(self, *args: Any, **kwargs: Any) -> Any:
         """What-if replay, for models that can simulate (tag ``"simulates"``)."""

@@ -1,5 +1,14 @@
 """Patient records: the data contract, validation, resampling, targets and twin files."""
 
+from dt1d.data.readers import (
+    ReaderError,
+    read_csv,
+    read_frame,
+    read_nightscout,
+    read_ohio,
+    read_parquet,
+    read_replaybg,
+)
 from dt1d.data.resample import resample
 from dt1d.data.schema import (
     BASAL,
@@ -18,7 +27,6 @@ from dt1d.data.schema import (
 from dt1d.data.targets import horizons_of, make_target
 
 # Twin files live in dt1d.data.twinfile (write_twin_file, read_twin_file, TwinFileError).
-# Readers (dt1d.data.readers) are wired in here by the lead.
 
 __all__ = [
     "BASAL",
@@ -30,6 +38,14 @@ __all__ = [
     "PATIENT_ID",
     "TIME",
     "DataValidationError",
+    "ReaderError",
+    "read_csv",
+    "read_frame",
+    "read_nightscout",
+    "read_ohio",
+    "read_parquet",
+    "read_replaybg",
+    "resample",
     "horizons_of",
     "infer_step",
     "iter_patients",

@@ -1,0 +1,369 @@
+"""The ``dt1d`` command: list models, simulate, fit, forecast, evaluate, replay, demo.
+
+User mistakes (a missing file, a bad column, an unknown model) print one line
+to stderr and exit with status 2, never a traceback; ``--verbose`` adds the
+traceback. Input files are never modified; every output is written to a
+temporary file and moved into place, so an interrupted run leaves no half file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("dt1d.cli")
+
+#: Exit status for user errors (bad arguments, files or data).
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A user error reported as one line."""
+
+
+# --------------------------------------------------------------------------- helpers
+def _atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place."""
+    target = Path(path)
+    if target.parent and not target.parent.exists():
+        raise CLIError(f"output folder does not exist: {target.parent}")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _write_record(frame: Any, path: str) -> Path:
+    """Write a record (or any frame) as CSV, or Parquet when the name ends in .parquet."""
+    if str(path).endswith(".parquet"):
+        return _atomic_write(path, lambda tmp: frame.to_parquet(tmp))
+    return _atomic_write(path, lambda tmp: frame.to_csv(tmp))
+
+
+_REPLAYBG_COLUMNS = {"t", "glucose", "cho", "bolus", "basal"}
+
+
+def _detect_format(path: Path) -> str:
+    """Guess a file's format from its name and, for CSV, its header."""
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix == ".json":
+        return "nightscout"
+    if suffix == ".xml":
+        return "ohio"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        header = {c.strip().strip('"') for c in handle.readline().split(",")}
+    return "replaybg" if _REPLAYBG_COLUMNS <= header else "csv"
+
+
+def _read_record(path: str, fmt: str) -> Any:
+    """Read a patient record in any supported format (``auto`` detects it).
+
+    Nightscout: a folder holding ``entries.json`` (and optionally
+    ``treatments.json``, ``profile.json``), or an entries file alone.
+    """
+    from dt1d.data import readers
+
+    source = Path(path)
+    if not source.exists():
+        raise CLIError(f"no such file: {path}")
+    if fmt == "auto":
+        fmt = _detect_format(source)
+    if fmt == "nightscout":
+        folder = source if source.is_dir() else None
+        if folder is None:
+            return readers.read_nightscout(source)
+        parts = {name: folder / f"{name}.json" for name in ("entries", "treatments", "profile")}
+        if not parts["entries"].exists():
+            raise CLIError(f"{folder} has no entries.json (a Nightscout export folder needs one)")
+        return readers.read_nightscout(*(p if p.exists() else None for p in parts.values()))
+    read = {
+        "csv": readers.read_csv,
+        "parquet": readers.read_parquet,
+        "ohio": readers.read_ohio,
+        "replaybg": readers.read_replaybg,
+    }[fmt]
+    return read(source)
+
+
+def _parse_params(items: Sequence[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs; values parsed as JSON when they can be (numbers, lists, true)."""
+    import json
+
+    params: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--param expects key=value, got {item!r}")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _parse_horizon(text: str) -> int | list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise CLIError(f"--horizon expects minutes like 30 or 30,60; got {text!r}") from None
+    return values[0] if len(values) == 1 else values
+
+
+def _progress(total: int | None, desc: str, quiet: bool) -> Any:
+    """A tqdm progress bar on stderr (disabled by --quiet or when not a terminal)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet or not sys.stderr.isatty(), file=sys.stderr)
+
+
+def _print_table(frame: Any) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_columns", 20, "display.precision", 2):
+        print(frame.to_string())
+
+
+# --------------------------------------------------------------------------- commands
+def _cmd_models(args: argparse.Namespace) -> int:
+    from dt1d.core.model_registry import list_available_models
+
+    models = list_available_models(args.pattern) if args.pattern else list_available_models()
+    if not models:
+        print(f"no registered model matches {args.pattern!r}", file=sys.stderr)
+        return 1
+    width = max(len(n) for n in models)
+    for name, qualified in models.items():
+        print(f"{name:<{width}}  {qualified}{_tags_suffix(name)}")
+    return 0
+
+
+def _tags_suffix(name: str) -> str:
+    """`` [tag, ...]`` of a model (imports its module; model modules never import torch)."""
+    from dt1d.core.model_registry import get_model_class
+
+    try:
+        tags = sorted(getattr(get_model_class(name), "tags", ()) or ())
+    except Exception as exc:  # a broken plugin must not break the listing
+        return f"  [unavailable: {type(exc).__name__}]"
+    return f"  [{', '.join(tags)}]" if tags else ""
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from dt1d import sim
+
+    if bool(args.patient) == bool(args.patients):
+        raise CLIError("give exactly one of --patient NAME or --patients PATTERN")
+    if args.days <= 0:
+        raise CLIError(f"--days must be positive, got {args.days}")
+    if args.patient:
+        record = sim.simulate(sim.virtual_patient(args.patient), days=args.days, seed=args.seed)
+    else:
+        import fnmatch
+
+        names = [n for n in sim.list_virtual_patients() if fnmatch.fnmatchcase(n, args.patients)]
+        if not names:
+            raise CLIError(f"no virtual patient matches {args.patients!r}; see dt1d.sim.list_virtual_patients()")
+        record = sim.simulate_cohort(names, days=args.days, seed=args.seed)
+    _write_record(record, args.output)
+    logger.info("wrote %d rows to %s", len(record), args.output)
+    return 0
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from dt1d.core.twin import DigitalTwin
+
+    record = _read_record(args.data, args.format)
+    try:
+        twin = DigitalTwin(args.model, _parse_params(args.param), horizon=_parse_horizon(args.horizon))
+    except TypeError as exc:  # a parameter the model does not take
+        raise CLIError(str(exc)) from None
+    with _progress(None, f"fitting {args.model}", args.quiet) as bar:
+        twin.fit(record)
+        bar.update()
+    twin.save(args.output)  # atomic: twin files are written to a temp file, then moved
+    logger.info("saved the fitted %s twin to %s", args.model, args.output)
+    return 0
+
+
+def _load_twin(path: str) -> Any:
+    from dt1d.core.twin import DigitalTwin
+
+    if not Path(path).exists():
+        raise CLIError(f"no such twin file: {path}")
+    return DigitalTwin.load(path)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from dt1d.data import validate
+
+    twin = _load_twin(args.twin)
+    record = validate(_read_record(args.data, args.format))
+    pred = twin.predict(record)
+    horizons = twin.horizons
+    cols = {f"glucose_{h}min": (pred if pred.ndim == 1 else pred[:, j]) for j, h in enumerate(horizons)}
+    out = pd.DataFrame(cols, index=record.index)
+    if "patient_id" in record:
+        out.insert(0, "patient_id", record["patient_id"].to_numpy())
+    out.insert(0, "glucose", record["glucose"].to_numpy(dtype=float))
+    _write_record(out, args.output)
+    finite = np.isfinite(pred).all(axis=1) if pred.ndim == 2 else np.isfinite(pred)
+    logger.info("wrote %d forecasts (%d finite) to %s", len(out), int(finite.sum()), args.output)
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    twin = _load_twin(args.twin)
+    record = _read_record(args.data, args.format)
+    table = twin.evaluate(record, horizons=twin.horizons)
+    _print_table(table)
+    if args.plot:
+        from dt1d.data import validate
+        from dt1d.plots import plot_forecast
+
+        X = validate(record)
+        pred = twin.predict(X)
+        first = pred if pred.ndim == 1 else pred[:, 0]
+        fig = plot_forecast(X, first, horizon_min=twin.horizons[0], title=f"{twin.model_type} twin")
+        _atomic_write(args.plot, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    twin = _load_twin(args.twin)
+    record = _read_record(args.data, args.format)
+    result = twin.simulate(
+        record,
+        bolus_scale=args.scale_bolus,
+        basal_scale=args.scale_basal,
+        meal_shift_min=args.shift_meals,
+    )
+    _write_record(result, args.output)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dt1d._demo import run_demo
+
+    return run_demo(out_dir=Path(args.out_dir), days=args.days, seed=args.seed, quiet=args.quiet)
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dt1d`` command."""
+    from dt1d._version import __version__
+
+    parser = argparse.ArgumentParser(prog="dt1d", description="Type 1 diabetes digital twins.")
+    parser.add_argument("--version", action="version", version=f"dt1d {__version__}")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    noise.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", required=True, help="patient record (CSV, Parquet, Nightscout, OhioT1DM, ReplayBG)")
+        p.add_argument(
+            "--format",
+            default="auto",
+            choices=["auto", "csv", "parquet", "nightscout", "ohio", "replaybg"],
+            help="input format (default: detect)",
+        )
+
+    p = sub.add_parser("models", help="list registered models")
+    p.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'lstm*'")
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("simulate", help="simulate virtual patients (UVA/Padova)")
+    p.add_argument("--patient", help="virtual patient, e.g. adult#001")
+    p.add_argument("--patients", help="a cohort by pattern, e.g. 'adult#*'")
+    p.add_argument("--days", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("fit", help="fit a twin to a record and save it")
+    p.add_argument("--model", required=True, help="registered model name (dt1d models)")
+    data_args(p)
+    p.add_argument("--horizon", default="30", help="minutes, or a list like 30,60")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="model parameter (repeatable)")
+    p.add_argument("-o", "--output", required=True, help="twin file to write (.dt1d)")
+    p.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("predict", help="forecast glucose with a saved twin")
+    p.add_argument("--twin", required=True)
+    data_args(p)
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("evaluate", help="forecast accuracy of a saved twin on a record")
+    p.add_argument("--twin", required=True)
+    data_args(p)
+    p.add_argument("--plot", help="also write a PNG of forecast vs CGM")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("replay", help="what-if replay of a record with changed inputs")
+    p.add_argument("--twin", required=True)
+    data_args(p)
+    p.add_argument("--scale-bolus", type=float, default=1.0)
+    p.add_argument("--scale-basal", type=float, default=1.0)
+    p.add_argument("--shift-meals", type=int, default=0, metavar="MIN", help="move every meal by MIN minutes")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("demo", help="the main job: simulate, fit twins, evaluate, report")
+    p.add_argument("--days", type=int, default=14)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out-dir", default=".", help="where the PNG report goes")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from dt1d.core.model_registry import RegistrationError
+    from dt1d.core.twin import CapabilityError
+    from dt1d.data import DataValidationError
+    from dt1d.data.twinfile import TwinFileError
+
+    return (CLIError, DataValidationError, TwinFileError, RegistrationError, CapabilityError,
+            FileNotFoundError, IsADirectoryError, PermissionError, ValueError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dt1d`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except _user_errors() as exc:
+        if args.verbose:
+            raise
+        message = " ".join(line.strip() for line in str(exc).strip().splitlines()) or type(exc).__name__
+        print(f"dt1d {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dt1d: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
