@@ -12,11 +12,15 @@ import time
 
 from ._common import set_threads, size
 
+_PERSON = {"body_weight_kg": 70.0}
 BENCH_PARAMS: dict[str, dict] = {
-    "lstm": {"max_epochs": 2, "hidden_size": 32},
+    "lstm": {"epochs": 2, "hidden_size": 32},
+    "mechanistic": _PERSON,
+    "mechanistic_uva_padova": _PERSON,
 }
 _QUICK_PARAMS: dict[str, dict] = {
-    "lstm": {"max_epochs": 1, "hidden_size": 8},
+    **BENCH_PARAMS,
+    "lstm": {"epochs": 1, "hidden_size": 8, "num_layers": 1},
 }
 
 
