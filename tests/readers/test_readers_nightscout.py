@@ -273,3 +273,20 @@ def test_invalid_json_and_missing_file(tmp_path):
         read_nightscout(bad)
     with pytest.raises(ReaderError, match="does not exist"):
         read_nightscout(tmp_path / "none.json")
+
+
+def test_zero_temp_basal_gives_exact_zeros():
+    # a running-sum integration once left +-3e-17 U in "empty" steps; negative would fail validate
+    entries = [
+        {"type": "sgv", "sgv": 110 + i, "date": 1705359600000 + i * 300000} for i in range(24)
+    ]
+    temp = {
+        "eventType": "Temp Basal",
+        "created_at": "2024-01-15T23:20:00Z",
+        "duration": 30,
+        "absolute": 0,
+    }
+    rec = read_nightscout(entries, [temp], _profile(schedule=(("00:00", 0.6),)))
+    assert rec["basal"].iloc[4:10].tolist() == [0.0] * 6
+    assert rec["basal"].iloc[:4].tolist() == [0.05] * 4
+    assert (rec["basal"] >= 0).all()

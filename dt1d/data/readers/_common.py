@@ -239,7 +239,9 @@ class _Grid:
         cum[0::2] = cum[1::2] - delivered
         edges = (self.edges_ns - origin) / _NS_PER_MIN
         at_edges = np.interp(edges, knots, cum, left=0.0, right=cum[-1])
-        return np.diff(at_edges)
+        # differences of a running sum carry rounding noise (e.g. 3e-17 U in a step with
+        # nothing delivered, which could even be negative); amounts are kept to 1e-12
+        return np.maximum(np.round(np.diff(at_edges), 12), 0.0)
 
     def index(self, tz: Any) -> pd.DatetimeIndex:
         """The grid as a DatetimeIndex named ``time``: naive, or in ``tz`` (UTC-based)."""
