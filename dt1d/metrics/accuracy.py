@@ -18,7 +18,7 @@ __all__ = ["rmse", "mae", "me", "mard", "grmse", "grmse_penalty"]
 
 
 def rmse(reference: Any, prediction: Any) -> float:
-    """Root mean squared error, sqrt(mean((pred - ref)^2)), in the units of the input."""
+    """Root mean squared error, ``sqrt(mean((pred - ref)**2))``, in the units of the input."""
     ref, pred = _paired(reference, prediction)
     if ref.size == 0:
         return float("nan")
@@ -26,7 +26,7 @@ def rmse(reference: Any, prediction: Any) -> float:
 
 
 def mae(reference: Any, prediction: Any) -> float:
-    """Mean absolute error, mean(|pred - ref|), in the units of the input."""
+    """Mean absolute error, ``mean(abs(pred - ref))``, in the units of the input."""
     ref, pred = _paired(reference, prediction)
     if ref.size == 0:
         return float("nan")
@@ -34,7 +34,7 @@ def mae(reference: Any, prediction: Any) -> float:
 
 
 def me(reference: Any, prediction: Any) -> float:
-    """Mean error (bias), mean(pred - ref): positive when the forecast reads high."""
+    """Mean error (bias), ``mean(pred - ref)``: positive when the forecast reads high."""
     ref, pred = _paired(reference, prediction)
     if ref.size == 0:
         return float("nan")
@@ -42,7 +42,7 @@ def me(reference: Any, prediction: Any) -> float:
 
 
 def mard(reference: Any, prediction: Any) -> float:
-    """Mean absolute relative difference in percent, 100 * mean(|pred - ref| / ref).
+    """Mean absolute relative difference in percent, ``100 * mean(abs(pred - ref) / ref)``.
 
     Unit-free. The reference must be positive (glucose); a zero or negative
     reference raises ValueError because the relative error is undefined there.
@@ -81,11 +81,14 @@ def _smooth_step(u: np.ndarray) -> np.ndarray:
 def grmse_penalty(reference: Any, prediction: Any, *, units: str = "mg/dL") -> np.ndarray:
     """Per-point weight of the glucose-specific MSE (1 = plain squared error).
 
-    Pen = 1 + 1.5 * S((80 - g)/30) * S((g_hat - g)/10)
-            + 1.0 * S((g - 250)/100) * S((g - g_hat)/20)
-    with S the C2 smooth step of Del Favero et al. 2012: overestimating a low
-    glucose, or underestimating a high one, weighs up to 2.5x or 2x. NaN pairs
-    give NaN; the output has the shape of the inputs.
+    With ``S`` the C2 smooth step of Del Favero et al. 2012, ``g`` the
+    reference and ``g_hat`` the prediction in mg/dL::
+
+        Pen = 1 + 1.5 * S((80 - g) / 30) * S((g_hat - g) / 10)
+                + 1.0 * S((g - 250) / 100) * S((g - g_hat) / 20)
+
+    Overestimating a low glucose, or underestimating a high one, weighs up
+    to 2.5x or 2x. NaN pairs give NaN; the output has the shape of the inputs.
     """
     ref = np.asarray(reference, dtype=float)
     pred = np.asarray(prediction, dtype=float)
@@ -99,7 +102,7 @@ def grmse_penalty(reference: Any, prediction: Any, *, units: str = "mg/dL") -> n
 
 
 def grmse(reference: Any, prediction: Any, *, units: str = "mg/dL") -> float:
-    """Glucose-specific RMSE, sqrt(mean(Pen(g, g_hat) * (g_hat - g)^2)), in the input units.
+    """Glucose-specific RMSE, ``sqrt(mean(Pen(g, g_hat) * (g_hat - g)**2))``, in the input units.
 
     Del Favero S, Facchinetti A, Cobelli C. A glucose-specific metric to assess
     predictors and identify models. IEEE Trans Biomed Eng 2012;59(5):1281-90.
