@@ -13,27 +13,12 @@ from dt1d.data.schema import (
     PATIENT_ID,
     DataValidationError,
     _check_numeric,
+    _parse_step,
     _to_time_index,
     iter_patients,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def _positive_step(step: Any) -> pd.Timedelta:
-    """Parse a grid step ("5min", a Timedelta) or raise naming the value."""
-    try:
-        parsed = pd.Timedelta(step)
-    except (TypeError, ValueError) as err:
-        raise DataValidationError(
-            f"step={step!r} is not a time span", code="bad_step", fix="pass e.g. step='5min'"
-        ) from err
-    if pd.isna(parsed) or parsed <= pd.Timedelta(0):
-        raise DataValidationError(
-            f"step={step!r} is not a positive time span", code="bad_step",
-            fix="pass e.g. step='5min'",
-        )
-    return parsed
 
 
 def resample(df: pd.DataFrame, step: Any = "5min") -> pd.DataFrame:
@@ -51,7 +36,7 @@ def resample(df: pd.DataFrame, step: Any = "5min") -> pd.DataFrame:
         raise DataValidationError(
             f"expected a pandas DataFrame, got {type(df).__name__}", code="not_dataframe"
         )
-    bin_width = _positive_step(step)
+    bin_width = _parse_step(step)
     if len(df) == 0:
         raise DataValidationError(
             "the record has no rows", code="empty", fix="pass a record with at least one row"

@@ -187,6 +187,22 @@ def _normalise_units(units: str) -> str:
     return UNITS[units.strip().lower()]
 
 
+def _parse_step(step: Any) -> pd.Timedelta:
+    """Parse a grid step ("5min", a Timedelta) or raise naming the value."""
+    try:
+        parsed = pd.Timedelta(step)
+    except (TypeError, ValueError) as err:
+        raise DataValidationError(
+            f"step={step!r} is not a time span", code="bad_step", fix="pass e.g. step='5min'"
+        ) from err
+    if pd.isna(parsed) or parsed <= pd.Timedelta(0):
+        raise DataValidationError(
+            f"step={step!r} is not a positive time span", code="bad_step",
+            fix="pass e.g. step='5min'",
+        )
+    return parsed
+
+
 def _to_time_index(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` indexed by a DatetimeIndex named ``time`` (a ``time`` column is accepted)."""
     if isinstance(df.index, pd.DatetimeIndex):
@@ -218,7 +234,7 @@ def _to_time_index(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _check_index(df: pd.DataFrame, codes: np.ndarray | None, step: Any) -> None:
+def _check_index(df: pd.DataFrame, codes: np.ndarray | None, step: pd.Timedelta | None) -> None:
     """Check contiguous patients, no NaT, strictly increasing times and a regular grid."""
     if df.index.hasnans:
         _fail_if_any(
@@ -262,12 +278,7 @@ def _check_index(df: pd.DataFrame, codes: np.ndarray | None, step: Any) -> None:
         values, counts = np.unique(diffs, return_counts=True)
         expected = values[np.argmax(counts)]
     else:
-        expected = pd.Timedelta(step).to_timedelta64()
-        if expected <= zero:
-            raise DataValidationError(
-                f"step={step!r} is not a positive time span",
-                code="bad_step", fix="pass step='5min' or another positive Timedelta",
-            )
+        expected = step.to_timedelta64()
     off = np.zeros(len(df), dtype=bool)
     off[later[diffs != expected]] = True
     label = _step_label(expected)
@@ -366,6 +377,7 @@ def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.
             code="not_dataframe", fix="build a DataFrame indexed by time",
         )
     unit = _normalise_units(units)
+    grid_step = None if step is None else _parse_step(step)
     if df.columns.has_duplicates:
         dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
         raise DataValidationError(
@@ -387,7 +399,7 @@ def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.
         if column in out.columns:
             _check_numeric(out, column)
     codes = _patient_codes(out)
-    _check_index(out, codes, step)
+    _check_index(out, codes, grid_step)
 
     out[GLUCOSE] = _check_glucose(out, unit)
     for column in AMOUNT_COLUMNS:

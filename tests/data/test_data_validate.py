@@ -274,6 +274,11 @@ def test_gap_in_grid_points_to_resample(blocks, data):
     assert str(block.index[row + 1]) in err.rows[0]
 
 
+@pytest.mark.parametrize("step", ["often", "0min", "-5min", pd.NaT])
+def test_bad_explicit_step(step):
+    assert _error(make_record(1), step=step).code == "bad_step"
+
+
 def test_step_mismatch_with_explicit_step():
     err = _error(make_record(step="5min"), step="15min")
     assert err.code == "irregular_grid" and "step='15min'" in str(err)
