@@ -107,7 +107,7 @@ def test_cohort_resampled_per_patient_in_order_of_appearance():
     validate(out)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=20)
 @given(valid_records())
 def test_a_record_already_on_the_grid_is_unchanged(df):
     rec = validate(df)
