@@ -107,6 +107,7 @@ def test_window_view_is_a_view_with_the_right_rows():
 
 def test_torch_window_source_gathers_the_same_windows():
     import torch
+
     from dt1d.models._lstm_net import WindowSource
 
     feats = torch.arange(60, dtype=torch.float32).reshape(20, 3)
