@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 _UPPER = {P_KABS: 1.0, P_KMAX: 0.5, P_P2U: 0.5, P_KSC: 0.5}
 #: Time-of-day windows scale hepatic (kp3) as well as peripheral (Vmx) insulin sensitivity.
 WINDOWS_ON_KP3 = True
+#: Most residual evaluations per optimiser run.
+MAX_NFEV = 300
 #: Longest meal delay [min] considered.
 _MAX_MEAL_DELAY_MIN = 90.0
 #: Standardised bound: no estimate further than this many prior SDs from the prior mean.
@@ -273,7 +275,7 @@ class FitResult:
     seconds: float
 
 
-def map_fit(problem: Problem, n_starts: int, seed: int, max_nfev: int = 300) -> FitResult:
+def map_fit(problem: Problem, n_starts: int, seed: int, max_nfev: int | None = None) -> FitResult:
     """MAP estimate: multi-start trust-region least squares, then the noise SD, then a polish.
 
     Every start (the prior mean, then draws from the prior) runs with a loose tolerance;
@@ -281,6 +283,7 @@ def map_fit(problem: Problem, n_starts: int, seed: int, max_nfev: int = 300) -> 
     (the profile-likelihood estimate ``sigma = RMS residual``).
     """
     t0 = time.perf_counter()
+    max_nfev = MAX_NFEV if max_nfev is None else max_nfev
     lo, hi = problem.layout.bounds()
     rng = np.random.default_rng(seed)
     starts = [np.zeros(problem.layout.size)]
@@ -344,8 +347,8 @@ def mcmc_sample(problem: Problem, z_map: np.ndarray, cov_z: np.ndarray, n_steps:
     chol = np.linalg.cholesky(cov_z + 1e-12 * np.eye(dim))
     p0 = z_map + 0.5 * rng.standard_normal((n_walkers, dim)) @ chol.T
     p0 = np.clip(p0, lo + 1e-6, hi - 1e-6)
-    sampler = emcee.EnsembleSampler(n_walkers, dim, problem.log_posterior,
-                                    seed=int(rng.integers(2**31)))
+    sampler = emcee.EnsembleSampler(n_walkers, dim, problem.log_posterior)
+    sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
     sampler.run_mcmc(p0, n_steps, progress=False)
     burn = n_steps // 2
     return sampler.get_chain(discard=burn, flat=True)
