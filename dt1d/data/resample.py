@@ -14,6 +14,7 @@ from dt1d.data.schema import (
     DataValidationError,
     _check_numeric,
     _parse_step,
+    _require_frame,
     _to_time_index,
     iter_patients,
 )
@@ -32,10 +33,7 @@ def resample(df: pd.DataFrame, step: Any = "5min") -> pd.DataFrame:
     with a logged warning. The input may be unsorted or irregular; it is not
     modified. The result passes `dt1d.data.validate` when its values do.
     """
-    if not isinstance(df, pd.DataFrame):
-        raise DataValidationError(
-            f"expected a pandas DataFrame, got {type(df).__name__}", code="not_dataframe"
-        )
+    _require_frame(df)
     bin_width = _parse_step(step)
     if len(df) == 0:
         raise DataValidationError(

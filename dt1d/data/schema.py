@@ -121,16 +121,28 @@ def _within_patient_diffs(
     return diffs, later
 
 
+def _require_frame(df: Any) -> None:
+    """Raise unless ``df`` is a pandas DataFrame."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataValidationError(
+            f"expected a pandas DataFrame, got {type(df).__name__}",
+            code="not_dataframe", fix="pass a record: a DataFrame indexed by time",
+        )
+
+
+def _most_common(diffs: np.ndarray) -> np.timedelta64:
+    """The most common time difference (the smallest of equally common ones)."""
+    values, counts = np.unique(diffs, return_counts=True)
+    return values[np.argmax(counts)]
+
+
 def iter_patients(df: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]]:
     """Yield ``(patient_id, frame)`` per patient in order of first appearance; ``(None, df)`` for one.
 
     The frames of a cohort keep their ``patient_id`` column. For a single-patient
     record the frame yielded is ``df`` itself: do not modify it in place.
     """
-    if not isinstance(df, pd.DataFrame):
-        raise DataValidationError(
-            f"expected a pandas DataFrame, got {type(df).__name__}", code="not_dataframe"
-        )
+    _require_frame(df)
     if PATIENT_ID not in df.columns:
         yield None, df
         return
@@ -139,10 +151,7 @@ def iter_patients(df: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]]:
 
 def infer_step(df: pd.DataFrame) -> pd.Timedelta:
     """Return the grid step of a record: the most common gap between a patient's consecutive rows."""
-    if not isinstance(df, pd.DataFrame):
-        raise DataValidationError(
-            f"expected a pandas DataFrame, got {type(df).__name__}", code="not_dataframe"
-        )
+    _require_frame(df)
     if not isinstance(df.index, pd.DatetimeIndex):
         raise DataValidationError(
             f"index is a {type(df.index).__name__}, not a DatetimeIndex",
@@ -157,8 +166,7 @@ def infer_step(df: pd.DataFrame) -> pd.Timedelta:
             code="no_step",
             fix="pass step= explicitly",
         )
-    values, counts = np.unique(diffs, return_counts=True)
-    return pd.Timedelta(values[np.argmax(counts)])
+    return pd.Timedelta(_most_common(diffs))
 
 
 def _fail_if_any(
@@ -274,11 +282,7 @@ def _check_index(df: pd.DataFrame, codes: np.ndarray | None, step: pd.Timedelta 
     )
     if diffs.size == 0:
         return
-    if step is None:
-        values, counts = np.unique(diffs, return_counts=True)
-        expected = values[np.argmax(counts)]
-    else:
-        expected = step.to_timedelta64()
+    expected = _most_common(diffs) if step is None else step.to_timedelta64()
     off = np.zeros(len(df), dtype=bool)
     off[later[diffs != expected]] = True
     label = _step_label(expected)
@@ -371,11 +375,7 @@ def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.
     ``step`` (e.g. ``"5min"``) fixes the grid; by default it is inferred.
     Raises `DataValidationError` naming the column, the first bad rows and the fix.
     """
-    if not isinstance(df, pd.DataFrame):
-        raise DataValidationError(
-            f"expected a pandas DataFrame, got {type(df).__name__}",
-            code="not_dataframe", fix="build a DataFrame indexed by time",
-        )
+    _require_frame(df)
     unit = _normalise_units(units)
     grid_step = None if step is None else _parse_step(step)
     if df.columns.has_duplicates:

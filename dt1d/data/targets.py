@@ -12,11 +12,12 @@ import pandas as pd
 from dt1d.data.schema import (
     GLUCOSE,
     DataValidationError,
+    _most_common,
     _patient_codes,
+    _require_frame,
     _step_label,
     _time_values,
     _within_patient_diffs,
-    infer_step,
 )
 
 _HORIZON_NAME = re.compile(r"^([1-9][0-9]*)min$")
@@ -37,12 +38,12 @@ def _as_horizon(value: object) -> int:
     return int(value)
 
 
-def _check_record(df: pd.DataFrame) -> np.ndarray | None:
-    """Check what make_target needs (DataFrame, glucose, DatetimeIndex, unique times per patient)."""
-    if not isinstance(df, pd.DataFrame):
-        raise DataValidationError(
-            f"expected a pandas DataFrame, got {type(df).__name__}", code="not_dataframe"
-        )
+def _check_record(df: pd.DataFrame) -> tuple[np.ndarray | None, pd.Timedelta | None]:
+    """Check what make_target needs; return the patient codes and the grid step (None if unknown).
+
+    Needs a DataFrame with ``glucose`` and a DatetimeIndex increasing within each patient.
+    """
+    _require_frame(df)
     if GLUCOSE not in df.columns:
         raise DataValidationError(
             "no 'glucose' column", code="missing_column", column=GLUCOSE,
@@ -61,7 +62,8 @@ def _check_record(df: pd.DataFrame) -> np.ndarray | None:
             code="not_increasing", column="time",
             fix="pass a record checked by dt1d.data.validate",
         )
-    return codes
+    # No step when every patient has a single row: then every target is unknown anyway.
+    return codes, (pd.Timedelta(_most_common(diffs)) if diffs.size else None)
 
 
 def make_target(df: pd.DataFrame, horizon: int | Sequence[int] = 30) -> pd.Series | pd.DataFrame:
@@ -88,11 +90,7 @@ def make_target(df: pd.DataFrame, horizon: int | Sequence[int] = 30) -> pd.Serie
             )
     else:
         horizons = [_as_horizon(horizon)]  # raises with the value named
-    codes = _check_record(df)
-    try:
-        step = infer_step(df)
-    except DataValidationError:
-        step = None  # one row per patient: every target is unknown whatever the step
+    codes, step = _check_record(df)
     if step is not None:
         for h in horizons:
             if pd.Timedelta(minutes=h) % step != pd.Timedelta(0):
