@@ -10,5 +10,6 @@ failure is a row of the result, never the end of the run. The user guide is
 
 from dt1d.cohort._fit import fit_twins
 from dt1d.cohort._run import BACKENDS
+from dt1d.cohort._trial import simulate_trial
 
-__all__ = ["BACKENDS", "fit_twins"]
+__all__ = ["BACKENDS", "fit_twins", "simulate_trial"]

@@ -35,7 +35,7 @@ class ModelSpec:
     horizon: int | tuple[int, ...]
 
 
-@attrs.frozen
+@attrs.frozen(eq=False)
 class PatientTask:
     """One patient of a batch: its id, its record and where its twin goes (or None)."""
 
