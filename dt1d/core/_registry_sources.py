@@ -48,7 +48,10 @@ def _find_spec_without_import(module: str) -> ModuleSpec | None:
         find_spec = getattr(finder, "find_spec", None)
         if find_spec is None:
             continue
-        spec = find_spec(module, path)
+        try:
+            spec = find_spec(module, path, None)  # some finders require `target`
+        except Exception:  # one odd finder must not hide the module from the others
+            continue
         if spec is not None:
             return spec
     return None

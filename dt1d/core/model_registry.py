@@ -652,10 +652,10 @@ def isolated() -> Iterator[None]:
     Registrations, overwrites and unregistrations made inside the block are
     undone when it ends. Modules imported inside the block stay imported; their
     models remain available by name through the built-in table or a new import.
+    The list of installed plugins is read once per process and is kept.
     """
-    global _PLUGINS
     with _LOCK:
-        snapshot = (dict(_CLASSES), set(_HIDDEN), dict(_DISPLACED), _PLUGINS)
+        snapshot = (dict(_CLASSES), set(_HIDDEN), dict(_DISPLACED))
     try:
         yield
     finally:
@@ -666,4 +666,3 @@ def isolated() -> Iterator[None]:
             _HIDDEN.update(snapshot[1])
             _DISPLACED.clear()
             _DISPLACED.update(snapshot[2])
-            _PLUGINS = snapshot[3]
