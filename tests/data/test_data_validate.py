@@ -108,6 +108,15 @@ def test_missing_carbs_and_insulin_become_zeros_with_warning(caplog):
     assert "'carbs'" in messages and "'insulin'" in messages
 
 
+def test_validating_a_validated_record_warns_nothing(caplog):
+    df = make_record().drop(columns=["carbs", "insulin"]).assign(bolus=1.0)
+    first = validate(df)
+    with caplog.at_level(logging.WARNING, logger="dt1d.data"):
+        second = validate(first)
+    assert caplog.records == []
+    pd.testing.assert_frame_equal(second, first)
+
+
 def test_insulin_is_bolus_plus_basal_when_absent(caplog):
     df = make_record().drop(columns="insulin")
     df["bolus"] = [0.0, 1.5] * 6
