@@ -309,3 +309,29 @@ def test_b21_models_work_end_to_end_through_digital_twin():
     # the mean of y (glucose 30 min = 6 steps ahead, NaN at the end) plus the level
     expected = np.nanmean(np.r_[np.linspace(100, 147, 48)[6:], [np.nan] * 6]) + 1.0
     np.testing.assert_allclose(prediction, expected)
+
+
+def test_b17_module_check_survives_odd_import_finders(tmp_path, monkeypatch):
+    # asv's importer requires find_spec's `target` argument; another finder raises.
+    # Neither may hide a module that the ordinary path finder can see.
+    from dt1d.core import _registry_sources as sources
+
+    class NeedsTarget:
+        def find_spec(self, fullname, path, target):
+            return None
+
+    class Raises:
+        def find_spec(self, fullname, path=None, target=None):
+            raise RuntimeError("broken finder")
+
+    package = tmp_path / "b17_odd_finder_pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "leaf.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", [NeedsTarget(), Raises(), *sys.meta_path])
+    monkeypatch.setattr(sources, "_EXISTS", {})
+    assert sources.module_exists("b17_odd_finder_pkg.sub.leaf") is True
+    assert sources.module_exists("b17_odd_finder_pkg.sub.missing") is False
+    assert "b17_odd_finder_pkg" not in sys.modules  # found without importing anything
