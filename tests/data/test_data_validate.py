@@ -111,6 +111,7 @@ def test_missing_carbs_and_insulin_become_zeros_with_warning(caplog):
 def test_validating_a_validated_record_warns_nothing(caplog):
     df = make_record().drop(columns=["carbs", "insulin"]).assign(bolus=1.0)
     first = validate(df)
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="dt1d.data"):
         second = validate(first)
     assert caplog.records == []
