@@ -36,13 +36,13 @@ def _find_spec_without_import(module: str) -> ModuleSpec | None:
     """Spec of `module` found through its parents' search paths, importing none of them."""
     parent, _, _ = module.rpartition(".")
     if not parent:
-        return importlib.util.find_spec(module)
-    if parent in sys.modules:
+        path = None
+    elif parent in sys.modules:
         path = getattr(sys.modules[parent], "__path__", None)
     else:
         parent_spec = _find_spec_without_import(parent)
         path = None if parent_spec is None else parent_spec.submodule_search_locations
-    if path is None:
+    if parent and path is None:  # the parent is missing or not a package
         return None
     for finder in sys.meta_path:
         find_spec = getattr(finder, "find_spec", None)
