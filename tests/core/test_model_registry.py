@@ -491,3 +491,32 @@ def test_b13_mechanistic_answers_to_both_names():
     cls = get_model_class("mechanistic_uva_padova")
     assert get_model_class("mechanistic") is cls
     assert target(cls) == "dt1d.models.mechanistic.MechanisticModel"
+
+
+def test_b08_decorator_with_derived_metaclass_overriding_new():
+    class TracingMeta(RegistryMeta):
+        created: list[str] = []
+
+        def __new__(mcls, name, bases, ns, /, **kwargs):
+            cls = super().__new__(mcls, name, bases, ns, **kwargs)
+            mcls.created.append(name)
+            return cls
+
+    class Holder(FitPredict, ParamsMixin, BaseModel, name="traced"):
+        pass
+
+    @register_model("b08_traced_other")
+    class Traced(FitPredict, ParamsMixin, BaseModel, metaclass=TracingMeta):  # default "traced"
+        pass
+
+    assert TracingMeta.created == ["Traced"]
+    assert get_model_class("traced") is Holder
+    assert get_model_class("b08_traced_other") is Traced
+
+
+def test_b12_bare_decorator_explains_the_fix():
+    with pytest.raises(TypeError, match=r"@register_model\('my_model'\)"):
+
+        @register_model
+        class Bare(FitPredict, ParamsMixin, BaseModel, name="b12_bare"):
+            pass
