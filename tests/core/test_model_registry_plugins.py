@@ -213,6 +213,7 @@ PLUGIN_CHECK = """
     r["prediction"] = model.predict([0, 0, 0]).tolist()
     r["persistence"] = get_model_class("persistence").__name__
     r["after_lookup"] = plugin_modules()
+    r["tagged"] = list_available_models("fixture_*", tags="population")  # skips the broken one
     print(json.dumps(r))
 """
 
@@ -236,6 +237,10 @@ def test_b24_plugins_known_by_name_loaded_on_demand_broken_one_isolated(plugin_s
     assert r["prediction"] == [112.0, 112.0, 112.0]
     assert r["persistence"] == "PersistenceModel"
     assert r["after_lookup"] == ["dt1d_fixture_plugin", "dt1d_fixture_plugin.models"]
+    assert r["tagged"] == {
+        "fixture_alias": "dt1d_fixture_plugin.models.GoodPluginModel",
+        "fixture_good": "dt1d_fixture_plugin.models.GoodPluginModel",
+    }
 
 
 def test_b24_env_var_turns_plugin_loading_off(plugin_site):
