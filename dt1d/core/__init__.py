@@ -1,6 +1,7 @@
 """The heart of dt1d: the model registry, ``BaseModel`` and ``DigitalTwin``."""
 
 from dt1d.core.model_registry import (
+    DiscoveryError,
     ModelNotFoundError,
     RegistrationError,
     RegistryMeta,
@@ -8,6 +9,7 @@ from dt1d.core.model_registry import (
     discover_models,
     get_model_class,
     is_model_registered,
+    isolated,
     list_available_models,
     register_model,
     unregister_model,
@@ -19,6 +21,7 @@ __all__ = [
     "BaseModel",
     "CapabilityError",
     "DigitalTwin",
+    "DiscoveryError",
     "ModelNotFoundError",
     "ParamsMixin",
     "RegistrationError",
@@ -27,6 +30,7 @@ __all__ = [
     "discover_models",
     "get_model_class",
     "is_model_registered",
+    "isolated",
     "list_available_models",
     "register_model",
     "unregister_model",
