@@ -23,13 +23,17 @@ def cache_enabled() -> bool:
 
 
 def jit(**options: Any) -> Callable[[Callable], Callable]:
-    """Decorate a kernel with ``numba.njit(cache=True, **options)``, falling back to no cache.
+    """Decorate a kernel with ``numba.njit(cache=True, error_model="numpy", **options)``.
 
-    numba refuses ``cache=True`` at decoration time (``RuntimeError: no locator available``)
+    Falls back to no cache: numba refuses ``cache=True`` at decoration time (``RuntimeError: no locator available``)
     when neither the package's ``__pycache__``, ``NUMBA_CACHE_DIR`` nor the user cache
     directory is writable; the kernel is then compiled on every start instead of failing
     the import.
     """
+
+    # numpy's error model: a float division by zero gives inf/NaN (caught by the divergence
+    # checks) instead of a Python exception branch that stops loops from vectorising.
+    options.setdefault("error_model", "numpy")
 
     def decorate(func: Callable) -> Callable:
         global _warned

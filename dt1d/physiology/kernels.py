@@ -101,21 +101,18 @@ N_MEAL = 4
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: x + _ROUND - _ROUND rounds x to an integer
 
 
-@jit(fastmath=FASTMATH)
+@jit(fastmath=FASTMATH, inline="always")
 def tanh(z: float) -> float:
-    """tanh with only arithmetic and selects (no libm call), so loops over patients vectorise.
+    """tanh with only arithmetic (no libm call, no branches), so loops over patients vectorise.
 
-    exp(2z) by Cody-Waite reduction, a degree-13 Taylor polynomial on |r| <= ln2/2 and an
-    exact power of two; absolute error about 2e-16 against ``math.tanh``.
+    exp(2z) by Cody-Waite reduction (k = round(2z / ln2)), a degree-13 Taylor polynomial on |r| <= ln2/2 and an
+    exact power of two; absolute error about 3e-16 against ``math.tanh``.
     """
-    if z > 20.0:  # tanh(20) == 1.0 in float64
-        z = 20.0
-    elif z < -20.0:
-        z = -20.0
-    y = 2.0 * z
-    k = np.floor(y * _LOG2E + 0.5)
+    y = 2.0 * min(max(z, -20.0), 20.0)  # tanh(20) == 1.0 in float64
+    k = (y * _LOG2E + _ROUND) - _ROUND  # round to nearest (no libm floor call)
     r = (y - k * _LN2_HI) - k * _LN2_LO
     e = 1.0 / 6227020800.0
     e = e * r + 1.0 / 479001600.0
@@ -131,15 +128,26 @@ def tanh(z: float) -> float:
     e = e * r + 0.5
     e = e * r + 1.0
     e = e * r + 1.0
-    # multiply by 2**k exactly: |k| <= 58 < 64, six binary digits
+    # multiply by 2**k exactly: |k| <= 58 < 64, six binary digits, each factor 1 or base
     a = abs(k)
     base = 2.0 if k >= 0.0 else 0.5
-    for _ in range(6):
-        half = np.floor(0.5 * a)
-        if a - 2.0 * half > 0.5:
-            e *= base
-        base *= base
-        a = half
+    # written out (no inner loop): the loop over patients must stay the innermost loop
+    half = (0.5 * a - 0.25 + _ROUND) - _ROUND  # floor(a / 2) for an integer a >= 0
+    e *= 1.0 + (a - 2.0 * half) * (base - 1.0)
+    base *= base
+    a = (0.5 * half - 0.25 + _ROUND) - _ROUND
+    e *= 1.0 + (half - 2.0 * a) * (base - 1.0)
+    base *= base
+    half = (0.5 * a - 0.25 + _ROUND) - _ROUND
+    e *= 1.0 + (a - 2.0 * half) * (base - 1.0)
+    base *= base
+    a = (0.5 * half - 0.25 + _ROUND) - _ROUND
+    e *= 1.0 + (half - 2.0 * a) * (base - 1.0)
+    base *= base
+    half = (0.5 * a - 0.25 + _ROUND) - _ROUND
+    e *= 1.0 + (a - 2.0 * half) * (base - 1.0)
+    base *= base
+    e *= 1.0 + half * (base - 1.0)  # the sixth digit: half is 0 or 1 here
     return 1.0 - 2.0 / (e + 1.0)
 
 
@@ -155,16 +163,18 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     # gastro-intestinal tract (Dalla Man 2006 nonlinear gastric emptying)
     qsto = x0 + x1
     dx0 = -kmax * x0 + d_in
-    if dbar > 0.0:
-        kmin = p[P_KMIN, j]
-        b = p[P_B, j]
-        d = p[P_D, j]
-        alpha = 5.0 / (2.0 * dbar * (1.0 - b))
-        beta = 5.0 / (2.0 * dbar * d)
-        kgut = kmin + (kmax - kmin) / 2.0 * (
-            tanh(alpha * (qsto - b * dbar)) - tanh(beta * (qsto - d * dbar)) + 2.0
-        )
-    else:
+    # computed unconditionally and selected (branch-free, so loops over patients vectorise)
+    kmin = p[P_KMIN, j]
+    b = p[P_B, j]
+    d = p[P_D, j]
+    meal_on = dbar > 0.0
+    dsafe = dbar if meal_on else 1.0
+    alpha = 5.0 / (2.0 * dsafe * (1.0 - b))
+    beta = 5.0 / (2.0 * dsafe * d)
+    kgut = kmin + (kmax - kmin) / 2.0 * (
+        tanh(alpha * (qsto - b * dsafe)) - tanh(beta * (qsto - d * dsafe)) + 2.0
+    )
+    if not meal_on:
         kgut = kmax
     dx1 = kmax * x0 - kgut * x1
     dx2 = kgut * x1 - kabs * x2
@@ -174,7 +184,9 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     if egp < 0.0:
         egp = 0.0
     ke2 = p[P_KE2, j]
-    renal = p[P_KE1, j] * (x3 - ke2) if x3 > ke2 else 0.0
+    renal = p[P_KE1, j] * (x3 - ke2)
+    if x3 <= ke2:
+        renal = 0.0
     k1 = p[P_K1, j]
     k2 = p[P_K2, j]
     dx3 = egp + ra - p[P_FSNC, j] - renal - k1 * x3 + k2 * x4
@@ -217,39 +229,77 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     return dx0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12
 
 
-@jit(fastmath=FASTMATH, inline="always")
-def _rk4(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u, dbar, h):
-    """One classical RK4 step of length ``h`` [min] for patient column ``j``; a 13-tuple."""
+#: Lanes (patients) of the RK4 chunk kernel; batch kernels hand it up to this many at once.
+CHUNK = 32
+
+
+#: Rows of the flat chunk array: the 13 states, then the inputs of the current minute.
+ROW_D_IN = 13  # eaten glucose [mg/min]
+ROW_U = 14  # s.c. insulin [pmol/kg/min]
+ROW_DBAR = 15  # meal size [mg]
+CHUNK_ROWS = 16
+
+
+@jit(fastmath=FASTMATH)
+def _rk4_chunk(p, xs, h, m):
+    """One RK4 step of ``h`` minutes for lanes ``0..m-1`` (m <= CHUNK) of a flat chunk array.
+
+    ``xs[i * CHUNK + j]`` is row ``i`` of lane ``j``: the 13 states, then ``ROW_D_IN``,
+    ``ROW_U``, ``ROW_DBAR``; ``p`` is (N_PARAMS, >= m). One array with a constant stride
+    lets LLVM prove the lanes independent and vectorise the loop across patients.
+    """
     h2 = 0.5 * h
-    a = _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u, dbar)
-    b = _deriv(p, j, x0 + h2 * a[0], x1 + h2 * a[1], x2 + h2 * a[2], x3 + h2 * a[3],
-               x4 + h2 * a[4], x5 + h2 * a[5], x6 + h2 * a[6], x7 + h2 * a[7],
-               x8 + h2 * a[8], x9 + h2 * a[9], x10 + h2 * a[10], x11 + h2 * a[11],
-               x12 + h2 * a[12], d_in, u, dbar)
-    c = _deriv(p, j, x0 + h2 * b[0], x1 + h2 * b[1], x2 + h2 * b[2], x3 + h2 * b[3],
-               x4 + h2 * b[4], x5 + h2 * b[5], x6 + h2 * b[6], x7 + h2 * b[7],
-               x8 + h2 * b[8], x9 + h2 * b[9], x10 + h2 * b[10], x11 + h2 * b[11],
-               x12 + h2 * b[12], d_in, u, dbar)
-    d = _deriv(p, j, x0 + h * c[0], x1 + h * c[1], x2 + h * c[2], x3 + h * c[3],
-               x4 + h * c[4], x5 + h * c[5], x6 + h * c[6], x7 + h * c[7],
-               x8 + h * c[8], x9 + h * c[9], x10 + h * c[10], x11 + h * c[11],
-               x12 + h * c[12], d_in, u, dbar)
     h6 = h / 6.0
-    return (
-        x0 + h6 * (a[0] + 2.0 * (b[0] + c[0]) + d[0]),
-        x1 + h6 * (a[1] + 2.0 * (b[1] + c[1]) + d[1]),
-        x2 + h6 * (a[2] + 2.0 * (b[2] + c[2]) + d[2]),
-        x3 + h6 * (a[3] + 2.0 * (b[3] + c[3]) + d[3]),
-        x4 + h6 * (a[4] + 2.0 * (b[4] + c[4]) + d[4]),
-        x5 + h6 * (a[5] + 2.0 * (b[5] + c[5]) + d[5]),
-        x6 + h6 * (a[6] + 2.0 * (b[6] + c[6]) + d[6]),
-        x7 + h6 * (a[7] + 2.0 * (b[7] + c[7]) + d[7]),
-        x8 + h6 * (a[8] + 2.0 * (b[8] + c[8]) + d[8]),
-        x9 + h6 * (a[9] + 2.0 * (b[9] + c[9]) + d[9]),
-        x10 + h6 * (a[10] + 2.0 * (b[10] + c[10]) + d[10]),
-        x11 + h6 * (a[11] + 2.0 * (b[11] + c[11]) + d[11]),
-        x12 + h6 * (a[12] + 2.0 * (b[12] + c[12]) + d[12]),
-    )
+    for j in range(m):
+        x0 = xs[j]
+        x1 = xs[CHUNK + j]
+        x2 = xs[2 * CHUNK + j]
+        x3 = xs[3 * CHUNK + j]
+        x4 = xs[4 * CHUNK + j]
+        x5 = xs[5 * CHUNK + j]
+        x6 = xs[6 * CHUNK + j]
+        x7 = xs[7 * CHUNK + j]
+        x8 = xs[8 * CHUNK + j]
+        x9 = xs[9 * CHUNK + j]
+        x10 = xs[10 * CHUNK + j]
+        x11 = xs[11 * CHUNK + j]
+        x12 = xs[12 * CHUNK + j]
+        di = xs[ROW_D_IN * CHUNK + j]
+        ui = xs[ROW_U * CHUNK + j]
+        db = xs[ROW_DBAR * CHUNK + j]
+        a = _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, di, ui, db)
+        b = _deriv(p, j, x0 + h2 * a[0], x1 + h2 * a[1], x2 + h2 * a[2], x3 + h2 * a[3],
+                   x4 + h2 * a[4], x5 + h2 * a[5], x6 + h2 * a[6], x7 + h2 * a[7],
+                   x8 + h2 * a[8], x9 + h2 * a[9], x10 + h2 * a[10], x11 + h2 * a[11],
+                   x12 + h2 * a[12], di, ui, db)
+        c = _deriv(p, j, x0 + h2 * b[0], x1 + h2 * b[1], x2 + h2 * b[2], x3 + h2 * b[3],
+                   x4 + h2 * b[4], x5 + h2 * b[5], x6 + h2 * b[6], x7 + h2 * b[7],
+                   x8 + h2 * b[8], x9 + h2 * b[9], x10 + h2 * b[10], x11 + h2 * b[11],
+                   x12 + h2 * b[12], di, ui, db)
+        d = _deriv(p, j, x0 + h * c[0], x1 + h * c[1], x2 + h * c[2], x3 + h * c[3],
+                   x4 + h * c[4], x5 + h * c[5], x6 + h * c[6], x7 + h * c[7],
+                   x8 + h * c[8], x9 + h * c[9], x10 + h * c[10], x11 + h * c[11],
+                   x12 + h * c[12], di, ui, db)
+        xs[j] = x0 + h6 * (a[0] + 2.0 * (b[0] + c[0]) + d[0])
+        xs[CHUNK + j] = x1 + h6 * (a[1] + 2.0 * (b[1] + c[1]) + d[1])
+        xs[2 * CHUNK + j] = x2 + h6 * (a[2] + 2.0 * (b[2] + c[2]) + d[2])
+        xs[3 * CHUNK + j] = x3 + h6 * (a[3] + 2.0 * (b[3] + c[3]) + d[3])
+        xs[4 * CHUNK + j] = x4 + h6 * (a[4] + 2.0 * (b[4] + c[4]) + d[4])
+        xs[5 * CHUNK + j] = x5 + h6 * (a[5] + 2.0 * (b[5] + c[5]) + d[5])
+        xs[6 * CHUNK + j] = x6 + h6 * (a[6] + 2.0 * (b[6] + c[6]) + d[6])
+        xs[7 * CHUNK + j] = x7 + h6 * (a[7] + 2.0 * (b[7] + c[7]) + d[7])
+        xs[8 * CHUNK + j] = x8 + h6 * (a[8] + 2.0 * (b[8] + c[8]) + d[8])
+        xs[9 * CHUNK + j] = x9 + h6 * (a[9] + 2.0 * (b[9] + c[9]) + d[9])
+        xs[10 * CHUNK + j] = x10 + h6 * (a[10] + 2.0 * (b[10] + c[10]) + d[10])
+        xs[11 * CHUNK + j] = x11 + h6 * (a[11] + 2.0 * (b[11] + c[11]) + d[11])
+        xs[12 * CHUNK + j] = x12 + h6 * (a[12] + 2.0 * (b[12] + c[12]) + d[12])
+
+
+@jit(fastmath=FASTMATH)
+def _tuple_to_array(r):
+    """A (13,) array from a 13-tuple (constant indices: dynamic tuple indexing compiles slowly)."""
+    return np.array([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                     r[11], r[12]])
 
 
 @jit(fastmath=FASTMATH)
@@ -287,22 +337,22 @@ def derivatives(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg):
     r = _deriv(q, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10],
                x[11], x[12], 1000.0 * carbs_g_per_min,
                insulin_u_per_min * PMOL_PER_UNIT / p[P_BW], dbar_mg)
-    out = np.empty(N_STATES)
-    for i in range(N_STATES):
-        out[i] = r[i]
-    return out
+    return _tuple_to_array(r)
 
 
 @jit(fastmath=FASTMATH)
 def rk4_step(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg, h_min):
     """The state after one RK4 step of ``h_min`` minutes with constant inputs (new array)."""
-    q = p.reshape((N_PARAMS, 1))
-    r = _rk4(q, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10],
-             x[11], x[12], 1000.0 * carbs_g_per_min,
-             insulin_u_per_min * PMOL_PER_UNIT / p[P_BW], dbar_mg, h_min)
+    xs = np.zeros(CHUNK_ROWS * CHUNK)
+    for i in range(N_STATES):
+        xs[i * CHUNK] = x[i]
+    xs[ROW_D_IN * CHUNK] = 1000.0 * carbs_g_per_min
+    xs[ROW_U * CHUNK] = insulin_u_per_min * PMOL_PER_UNIT / p[P_BW]
+    xs[ROW_DBAR * CHUNK] = dbar_mg
+    _rk4_chunk(p.reshape((N_PARAMS, 1)), xs, h_min, 1)
     out = np.empty(N_STATES)
     for i in range(N_STATES):
-        out[i] = r[i]
+        out[i] = xs[i * CHUNK]
     return out
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -223,7 +223,7 @@ class PatientParams:
         values = np.asarray(values, dtype=np.float64)
         if values.shape != (N_PARAMS,):
             raise ValueError(f"a parameter vector has shape ({N_PARAMS},), got {values.shape}")
-        return cls(**dict(zip(PARAM_FIELDS, values.tolist())), **other)
+        return cls(**dict(zip(PARAM_FIELDS, values.tolist(), strict=True)), **other)
 
     def basal_state(self) -> np.ndarray:
         """The 13-state steady state at the patient's own basal insulin rate."""
@@ -283,7 +283,7 @@ PatientParams.__doc__ = (PatientParams.__doc__ or "") + "\n    Fields:\n\n" + "\
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_csv(filename: str) -> tuple[dict[str, str], ...]:
     """Rows of a shipped CSV in ``dt1d/physiology/data`` (read once)."""
     text = resources.files("dt1d.physiology").joinpath("data").joinpath(filename).read_text("utf-8")

@@ -1,0 +1,251 @@
+"""Batch simulation kernels: many patients at once, fixed-step RK4 or adaptive Dormand-Prince.
+
+Arrays are laid out struct-of-arrays with the patient as the last (contiguous) axis, so the
+RK4 kernel's inner loop over patients vectorises; ``prange`` spreads chunks of patients
+over threads. Shapes (``n`` patients, ``m`` minutes, ``r = m // record_every + 1`` rows):
+
+- ``p`` (N_PARAMS, n) parameters; ``x`` (13, n) states, advanced in place;
+  ``meal`` (N_MEAL, n) meal states, advanced in place;
+- ``carbs`` (m, n) carbohydrate *announced* per minute [g] (the kernel applies the
+  eating-rate limit ``eat_rate`` [g/min], ``np.inf`` for none); ``insulin`` (m, n) [U/min];
+- ``out`` (r, 13, n) every state, or (r, 2, n) for ``(G_s, G_p)`` only [mg/kg], row ``i``
+  holding the state at the start of minute ``i * record_every`` (the last row: the end);
+- ``eaten`` (r - 1, n) carbohydrate eaten in each recording block [g] (overwritten);
+- ``status`` (n,) int64: -1, or the first minute after which a state was not finite, with
+  that state copied into ``bad`` (13, n). Diverged patients keep integrating NaNs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from dt1d.physiology._jit import jit
+from dt1d.physiology.kernels import (
+    CHUNK,
+    CHUNK_ROWS,
+    FASTMATH,
+    ROW_D_IN,
+    ROW_DBAR,
+    ROW_U,
+    _deriv,
+    _rk4_chunk,
+    meal_minute,
+)
+from dt1d.physiology.params import N_PARAMS, N_STATES, P_BW, PMOL_PER_UNIT
+
+__all__ = ["CHUNK", "dopri_batch", "rk4_batch"]
+
+@jit(fastmath=FASTMATH)
+def _record(x, out, row, j, full):
+    if full:
+        for i in range(N_STATES):
+            out[row, i, j] = x[i, j]
+    else:
+        out[row, 0, j] = x[12, j]
+        out[row, 1, j] = x[3, j]
+
+
+@jit(fastmath=FASTMATH)
+def _check(x, k, j, status, bad):
+    """Mark patient ``j`` as diverged at minute ``k`` when a state is not finite."""
+    if status[j] < 0:
+        total = 0.0
+        for i in range(N_STATES):
+            total += x[i, j]
+        if not np.isfinite(total):
+            status[j] = k
+            for i in range(N_STATES):
+                bad[i, j] = x[i, j]
+
+
+@jit(fastmath=FASTMATH)
+def _store_states(xs, x, lo, hi):
+    for i in range(N_STATES):
+        for j in range(lo, hi):
+            x[i, j] = xs[i * CHUNK + j - lo]
+
+
+@jit(fastmath=FASTMATH, parallel=True)
+def rk4_batch(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out, eaten,
+              status, bad):
+    """Advance ``n`` patients over ``m`` minutes with RK4 steps of ``1/substeps`` minute."""
+    n = x.shape[1]
+    n_min = carbs.shape[0]
+    full = out.shape[1] == N_STATES
+    h = 1.0 / substeps
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        m = hi - lo
+        ps = np.empty((N_PARAMS, m))
+        xs = np.zeros(CHUNK_ROWS * CHUNK)
+        for jj in range(m):
+            for i in range(N_PARAMS):
+                ps[i, jj] = p[i, lo + jj]
+            for i in range(N_STATES):
+                xs[i * CHUNK + jj] = x[i, lo + jj]
+        for k in range(n_min):
+            block = k // record_every
+            if k % record_every == 0:
+                _store_states(xs, x, lo, hi)
+                for j in range(lo, hi):
+                    _record(x, out, block, j, full)
+                    eaten[block, j] = 0.0
+            for jj in range(m):
+                j = lo + jj
+                e, db = meal_minute(meal[:, j], carbs[k, j], xs[jj] + xs[CHUNK + jj], eat_rate)
+                eaten[block, j] += e
+                xs[ROW_D_IN * CHUNK + jj] = 1000.0 * e
+                xs[ROW_DBAR * CHUNK + jj] = db
+                xs[ROW_U * CHUNK + jj] = insulin[k, j] * PMOL_PER_UNIT / ps[P_BW, jj]
+            for _ in range(substeps):
+                _rk4_chunk(ps, xs, h, m)
+            _store_states(xs, x, lo, hi)
+            for j in range(lo, hi):
+                _check(x, k, j, status, bad)
+        if n_min % record_every == 0:
+            for j in range(lo, hi):
+                _record(x, out, n_min // record_every, j, full)
+
+
+# Dormand-Prince 5(4) tableau (Dormand & Prince 1980; Hairer, Norsett & Wanner, Table 5.2).
+_A21 = 1.0 / 5.0
+_A31, _A32 = 3.0 / 40.0, 9.0 / 40.0
+_A41, _A42, _A43 = 44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0
+_A51, _A52, _A53, _A54 = 19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0
+_A61, _A62, _A63 = 9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0
+_A64, _A65 = 49.0 / 176.0, -5103.0 / 18656.0
+_B1, _B3, _B4, _B5, _B6 = 35.0 / 384.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0
+# error coefficients b - b_hat
+_E1, _E3, _E4 = 71.0 / 57600.0, -71.0 / 16695.0, 71.0 / 1920.0
+_E5, _E6, _E7 = -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0
+
+
+@jit(fastmath=FASTMATH)
+def _f(p, j, y, d_in, u, dbar, out):
+    r = _deriv(p, j, y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7], y[8], y[9], y[10],
+               y[11], y[12], d_in, u, dbar)
+    out[0] = r[0]
+    out[1] = r[1]
+    out[2] = r[2]
+    out[3] = r[3]
+    out[4] = r[4]
+    out[5] = r[5]
+    out[6] = r[6]
+    out[7] = r[7]
+    out[8] = r[8]
+    out[9] = r[9]
+    out[10] = r[10]
+    out[11] = r[11]
+    out[12] = r[12]
+
+
+@jit(fastmath=FASTMATH)
+def _dopri_minute(p, j, y, d_in, u, dbar, h, rtol, atol, k, tmp, ynew):
+    """Integrate ``y`` over one minute with adaptive DP5(4); return (next h, RHS calls)."""
+    nfev = 0
+    _f(p, j, y, d_in, u, dbar, k[0])
+    nfev += 1
+    t = 0.0
+    rejected = False
+    for _ in range(1_000_000):
+        if t >= 1.0:
+            break
+        step = min(h, 1.0 - t)
+        last = step >= 1.0 - t
+        for i in range(N_STATES):
+            tmp[i] = y[i] + step * _A21 * k[0, i]
+        _f(p, j, tmp, d_in, u, dbar, k[1])
+        for i in range(N_STATES):
+            tmp[i] = y[i] + step * (_A31 * k[0, i] + _A32 * k[1, i])
+        _f(p, j, tmp, d_in, u, dbar, k[2])
+        for i in range(N_STATES):
+            tmp[i] = y[i] + step * (_A41 * k[0, i] + _A42 * k[1, i] + _A43 * k[2, i])
+        _f(p, j, tmp, d_in, u, dbar, k[3])
+        for i in range(N_STATES):
+            tmp[i] = y[i] + step * (_A51 * k[0, i] + _A52 * k[1, i] + _A53 * k[2, i]
+                                    + _A54 * k[3, i])
+        _f(p, j, tmp, d_in, u, dbar, k[4])
+        for i in range(N_STATES):
+            tmp[i] = y[i] + step * (_A61 * k[0, i] + _A62 * k[1, i] + _A63 * k[2, i]
+                                    + _A64 * k[3, i] + _A65 * k[4, i])
+        _f(p, j, tmp, d_in, u, dbar, k[5])
+        for i in range(N_STATES):
+            ynew[i] = y[i] + step * (_B1 * k[0, i] + _B3 * k[2, i] + _B4 * k[3, i]
+                                     + _B5 * k[4, i] + _B6 * k[5, i])
+        _f(p, j, ynew, d_in, u, dbar, k[6])
+        nfev += 6
+        acc = 0.0
+        for i in range(N_STATES):
+            e = step * (_E1 * k[0, i] + _E3 * k[2, i] + _E4 * k[3, i] + _E5 * k[4, i]
+                        + _E6 * k[5, i] + _E7 * k[6, i])
+            sc = atol + rtol * max(abs(y[i]), abs(ynew[i]))
+            acc += (e / sc) ** 2
+        err = np.sqrt(acc / N_STATES)
+        if not np.isfinite(err):
+            for i in range(N_STATES):
+                y[i] = np.nan
+            return h, nfev
+        if err <= 1.0:
+            factor = 10.0 if err == 0.0 else min(10.0, max(0.2, 0.9 * err ** -0.2))
+            if rejected:
+                factor = min(1.0, factor)
+            rejected = False
+            t = 1.0 if last else t + step
+            for i in range(N_STATES):
+                y[i] = ynew[i]
+                k[0, i] = k[6, i]  # first same as last
+            if not last or step >= h:
+                h = step * factor
+            else:  # a step shortened to hit the minute keeps the proposed h
+                h = max(h, step * factor)
+        else:
+            rejected = True
+            h = step * max(0.2, 0.9 * err ** -0.2)
+            if h < 1e-12:
+                for i in range(N_STATES):
+                    y[i] = np.nan
+                return h, nfev
+    return h, nfev
+
+
+@jit(fastmath=FASTMATH, parallel=True)
+def dopri_batch(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out, eaten,
+                status, bad, nfev):
+    """Advance ``n`` patients over ``m`` minutes with adaptive Dormand-Prince 5(4).
+
+    Each minute (inputs constant) is integrated to the tolerance ``rtol``/``atol`` with the
+    step size carried over from the previous minute; ``nfev`` (n,) counts RHS calls.
+    """
+    n = x.shape[1]
+    n_min = carbs.shape[0]
+    full = out.shape[1] == N_STATES
+    for j in prange(n):
+        y = np.empty(N_STATES)
+        tmp = np.empty(N_STATES)
+        ynew = np.empty(N_STATES)
+        k = np.empty((7, N_STATES))
+        for i in range(N_STATES):
+            y[i] = x[i, j]
+        h = 0.1
+        calls = 0
+        for kk in range(n_min):
+            block = kk // record_every
+            if kk % record_every == 0:
+                for i in range(N_STATES):
+                    x[i, j] = y[i]
+                _record(x, out, block, j, full)
+                eaten[block, j] = 0.0
+            e, db = meal_minute(meal[:, j], carbs[kk, j], y[0] + y[1], eat_rate)
+            eaten[block, j] += e
+            u = insulin[kk, j] * PMOL_PER_UNIT / p[P_BW, j]
+            h, c = _dopri_minute(p, j, y, 1000.0 * e, u, db, h, rtol, atol, k, tmp, ynew)
+            calls += c
+            for i in range(N_STATES):
+                x[i, j] = y[i]
+            _check(x, kk, j, status, bad)
+        if n_min % record_every == 0:
+            _record(x, out, n_min // record_every, j, full)
+        nfev[j] = calls
