@@ -20,7 +20,7 @@ Records = pd.DataFrame | Mapping[Any, pd.DataFrame] | Iterable[tuple[Any, pd.Dat
 
 def fit_twins(
     records: Records,
-    model_type: str = "mechanistic",
+    model_type: str,
     model_params: Mapping[str, Any] | None = None,
     horizon: int | Sequence[int] = 30,
     *,

@@ -112,7 +112,9 @@ def run(
     per item and never raises for one item. An exception out of joblib means a
     worker or the transport failed: the unfinished items run again one per
     task, up to ``retries`` rounds that finish nothing. Returns the items still
-    unfinished (empty when all ran) and the last such exception.
+    unfinished (empty when all ran) and the last such exception; when no item
+    ever finished, that exception is raised instead (a systematic error, such as
+    a task that cannot be pickled). Errors of ``on_row`` and ``progress`` propagate.
     """
     from joblib import Parallel, delayed
 
@@ -128,18 +130,25 @@ def run(
             try:
                 with _joblib_config(backend, n_jobs, client) as jobs:
                     parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-                    for rows in parallel(delayed(func)(*extra_args, batch) for batch in chunk(pending, size)):
-                        for row in rows:
-                            finished.add(row["patient_id"])
-                            on_row(row)
-                            done_count += 1
-                            tick(done_count)
+                    results = parallel(delayed(func)(*extra_args, batch) for batch in chunk(pending, size))
+                    try:
+                        for rows in _failures_marked(results):
+                            for row in rows:  # errors here (on_row, progress) are the caller's
+                                finished.add(row["patient_id"])
+                                on_row(row)
+                                done_count += 1
+                                tick(done_count)
+                    finally:
+                        results.close()
                 pending = []
-            except Exception as exc:  # a dead worker or a broken transport, not a patient
+            except _WorkerFailure as failure:  # a dead worker or a broken transport, not a patient
+                exc = failure.__cause__
                 last_error = exc
                 pending = [item for item in pending if key(item) not in finished]
                 stale_rounds = 0 if finished else stale_rounds + 1
                 if stale_rounds > retries:
+                    if done_count == 0:  # nothing ever ran: a systematic error, not a lost worker
+                        raise exc from None
                     logger.error(
                         "giving up on %d %s(s) after %d rounds without progress: %s: %s",
                         len(pending), unit, stale_rounds, type(exc).__name__, exc,
@@ -154,6 +163,22 @@ def run(
         if bar is not None:
             bar.close()
     return [], last_error
+
+
+class _WorkerFailure(Exception):
+    """Raised from the results stream when joblib reports a failure of the machinery."""
+
+
+def _failures_marked(results: Iterator[_T]) -> Iterator[_T]:
+    """``results`` with joblib's errors (not those of the consumer) wrapped in ``_WorkerFailure``."""
+    while True:
+        try:
+            item = next(results)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _WorkerFailure(str(exc)) from exc
+        yield item
 
 
 def _progress(progress: Progress, total: int, unit: str) -> tuple[Any, Callable[[int], None]]:

@@ -14,8 +14,8 @@ from dt1d.core.model_registry import isolated
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-        worker_dashboard_address=None,
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
+        worker_dashboard_address=":0",
     )
     with distributed.Client(cluster) as dask_client:
         yield dask_client

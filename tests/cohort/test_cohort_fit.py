@@ -181,3 +181,15 @@ def test_bad_records_are_refused_clearly():
         fit_twins([("a", record), ("a", record)], "linear", backend="serial")
     with pytest.raises(TypeError, match="not a DataFrame"):
         fit_twins({"a": [1, 2]}, "linear", backend="serial")
+
+
+def test_an_error_in_the_progress_callback_propagates_without_retries():
+    calls = []
+
+    def broken(done, total):
+        calls.append(done)
+        raise ValueError("my progress display broke")
+
+    with pytest.raises(ValueError, match="my progress display broke"):
+        fit_twins(cohort(3), "persistence", backend="serial", progress=broken)
+    assert calls == [1]

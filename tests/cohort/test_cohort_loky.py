@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from _cohort_helpers import cohort, direct_predictions, make_kill_once_model, twin_predictions
 
 from dt1d.cohort import fit_twins
@@ -103,3 +104,11 @@ def test_a_killed_loky_worker_does_not_lose_the_cohort(tmp_path, caplog):
     expected = direct_predictions(records, "linear")
     for pid, pred in got.items():
         np.testing.assert_array_equal(pred, expected[pid])
+
+
+def test_a_task_that_cannot_reach_the_workers_raises_instead_of_failing_everyone():
+    import threading
+
+    with pytest.raises(Exception, match="pickle"):
+        fit_twins(cohort(2, days=0.5), "linear", {"alpha": threading.Lock()}, backend="loky",
+                  n_jobs=2, retries=1)
