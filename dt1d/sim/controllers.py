@@ -1,0 +1,133 @@
+"""Controllers: who decides the insulin. A basal-bolus therapy and the interface for your own.
+
+A controller is either an object with a ``policy(observation) -> Action`` method (and an
+optional ``reset()``), or a plain callable ``f(observation) -> Action``; a
+``(basal_u_per_h, bolus_u)`` tuple is accepted as the action too. It is called once per
+record step (5 min by default) with what a real controller would know at that time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+import numpy as np
+import pandas as pd
+
+from dt1d.physiology.params import PatientParams
+
+__all__ = [
+    "Action",
+    "BasalBolusController",
+    "Controller",
+    "Observation",
+    "as_policy",
+    "therapy_arrays",
+]
+
+
+@attrs.frozen
+class Action:
+    """Insulin requested for the next step: a basal rate [U/h] and a bolus [U] given now."""
+
+    basal_u_per_h: float = attrs.field(converter=float)
+    bolus_u: float = attrs.field(default=0.0, converter=float)
+
+
+@attrs.frozen
+class Observation:
+    """What a controller sees at ``time``: the CGM reading and the carbs announced for the step.
+
+    ``carbs_announced_g`` is the carbohydrate announced in ``[time, time + step_min)``
+    (the meal the patient is about to eat), ``minute`` the minutes since the start.
+    """
+
+    time: pd.Timestamp
+    minute: int
+    glucose_mg_dl: float
+    carbs_announced_g: float
+    step_min: int
+    patient: PatientParams
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """The controller interface: ``policy(observation) -> Action``."""
+
+    def policy(self, observation: Observation) -> Action: ...
+
+
+@attrs.frozen(kw_only=True)
+class BasalBolusController:
+    """Standard basal-bolus therapy with each patient's own carb ratio and correction factor.
+
+    Basal: the patient's basal rate. At each announced meal: a bolus of ``carbs / CR``,
+    plus ``(CGM - target) / CF`` when the CGM is above ``correction_above_mg_dl`` and
+    ``correct`` is on. Unlike simglucose's BBController (which boluses one sample period
+    after the meal), the bolus is given with the meal.
+    """
+
+    target_mg_dl: float = 140.0
+    correction_above_mg_dl: float = 150.0
+    correct: bool = True
+
+    def policy(self, observation: Observation) -> Action:
+        """The basal rate and meal bolus for one patient at one step."""
+        basal, cr, cf = therapy_arrays([observation.patient])
+        b, bolus = self.policy_batch(np.array([observation.glucose_mg_dl]),
+                                     np.array([observation.carbs_announced_g]), basal, cr, cf)
+        return Action(basal_u_per_h=float(b[0]), bolus_u=float(bolus[0]))
+
+    def policy_batch(self, glucose_mg_dl: np.ndarray, carbs_announced_g: np.ndarray,
+                     basal_u_per_h: np.ndarray, carb_ratio_g_per_u: np.ndarray,
+                     correction_factor_mg_dl_per_u: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised policy for a cohort (arrays from :func:`therapy_arrays`): basal, bolus."""
+        meal = carbs_announced_g > 0
+        bolus = np.where(meal, carbs_announced_g / carb_ratio_g_per_u, 0.0)
+        if self.correct:
+            high = meal & (glucose_mg_dl > self.correction_above_mg_dl)
+            corr = (glucose_mg_dl - self.target_mg_dl) / correction_factor_mg_dl_per_u
+            bolus = bolus + np.where(high, corr, 0.0)
+        return basal_u_per_h, np.maximum(bolus, 0.0)
+
+
+def therapy_arrays(patients: list[PatientParams]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Basal rate [U/h], carb ratio [g/U] and correction factor [mg/dL/U] of each patient."""
+    for p in patients:
+        if p.carb_ratio_g_per_u is None or p.correction_factor_mg_dl_per_u is None:
+            raise ValueError(
+                f"BasalBolusController needs the carb ratio and correction factor of patient "
+                f"{p.name!r}; set carb_ratio_g_per_u and correction_factor_mg_dl_per_u "
+                "(attrs.evolve) or use another controller")
+    return (
+        np.array([p.basal_insulin_u_per_h for p in patients]),
+        np.array([p.carb_ratio_g_per_u for p in patients]),
+        np.array([p.correction_factor_mg_dl_per_u for p in patients]),
+    )
+
+
+def as_policy(controller: Any) -> Callable[[Observation], Action]:
+    """Normalise a controller (``policy`` method or callable) to ``f(obs) -> Action``."""
+    if controller is None:
+        raise TypeError("no controller given")
+    fn = controller.policy if hasattr(controller, "policy") else controller
+    if not callable(fn):
+        raise TypeError(
+            f"a controller is an object with a policy(observation) method or a callable, got "
+            f"{type(controller).__name__}")
+
+    def policy(obs: Observation) -> Action:
+        action = fn(obs)
+        if isinstance(action, Action):
+            return action
+        try:
+            basal, bolus = action
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"the controller returned {action!r}; return dt1d.sim.Action(basal_u_per_h, "
+                "bolus_u) or a (basal_u_per_h, bolus_u) tuple") from None
+        return Action(basal, bolus)
+
+    return policy

@@ -1,0 +1,310 @@
+"""Simulate virtual patients: per-minute inputs, one patient's record, or a whole cohort."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dt1d.physiology.params import P_VG, STATE_NAMES, PatientParams
+from dt1d.sim._engine import Batch, initial_state
+from dt1d.sim.controllers import BasalBolusController, Observation, as_policy, therapy_arrays
+from dt1d.sim.patients import virtual_patient
+from dt1d.sim.pump import InsulinPump
+from dt1d.sim.scenario import MINUTES_PER_DAY, Scenario, random_scenario
+from dt1d.sim.sensor import CGMSensor
+
+__all__ = ["DEFAULT", "simulate", "simulate_cohort", "simulate_inputs"]
+
+logger = logging.getLogger(__name__)
+
+#: Marker for "the default controller / sensor / pump" (``None`` means "none").
+DEFAULT: Any = "default"
+DEFAULT_START = "2026-01-01 00:00"
+RECORD_COLUMNS = ("glucose", "carbs", "insulin", "bolus", "basal", "glucose_true_sc",
+                  "glucose_true_plasma")
+
+
+def _patient(patient: PatientParams | str) -> PatientParams:
+    if isinstance(patient, PatientParams):
+        return patient
+    if isinstance(patient, str):
+        return virtual_patient(patient)
+    raise TypeError(f"a patient is a PatientParams or a virtual patient name, got "
+                    f"{type(patient).__name__}")
+
+
+def _per_minute(name: str, values: Any, n: int | None = None) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one value per minute (1-D), got shape {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} minutes but the other input has {n}")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}[{k}] = {arr[k]!r}: inputs must be finite and >= 0 "
+                         "(negative carbs or insulin are impossible)")
+    return arr
+
+
+def simulate_inputs(patient: PatientParams | str, carbs_g_per_min: Sequence[float],
+                    insulin_u_per_min: Sequence[float], *, method: str = "rk4",
+                    eat_rate_g_per_min: float | None = 5.0, rk4_step_min: float = 1.0,
+                    rtol: float = 1e-6, atol: float = 1e-8,
+                    initial_state: np.ndarray | None = None,
+                    initial_glucose_mg_dl: float | None = None) -> pd.DataFrame:
+    """Integrate the model under per-minute inputs; one row per minute with every state.
+
+    ``carbs_g_per_min[k]``: carbohydrate announced in minute ``k`` [g], eaten at
+    ``eat_rate_g_per_min`` (None: all within the minute); ``insulin_u_per_min[k]``: s.c.
+    insulin rate [U/min], held over the minute. Row ``k`` holds the state at the start of
+    minute ``k`` and that minute's inputs; the last row (minute ``len(inputs)``) is the
+    final state. ``method``: ``"rk4"`` (fixed step ``rk4_step_min``) or ``"adaptive"``
+    (Dormand-Prince 5(4) with ``rtol``/``atol``). Starts at the basal state unless
+    ``initial_state`` or ``initial_glucose_mg_dl`` is given.
+    """
+    pt = _patient(patient)
+    carbs = _per_minute("carbs_g_per_min", carbs_g_per_min)
+    insulin = _per_minute("insulin_u_per_min", insulin_u_per_min, carbs.shape[0])
+    x0 = _initial(pt, initial_state, initial_glucose_mg_dl)
+    batch = Batch.create([pt], [x0], method=method, eat_rate_g_per_min=eat_rate_g_per_min,
+                         rk4_step_min=rk4_step_min, rtol=rtol, atol=atol)
+    out, eaten = batch.advance(carbs[:, None], insulin[:, None], 1, True)
+    n = carbs.shape[0]
+    frame = pd.DataFrame(out[:, :, 0], columns=list(STATE_NAMES))
+    frame.insert(0, "carbs_announced_g", np.append(carbs, 0.0))
+    frame.insert(1, "carbs_eaten_g", np.append(eaten[:, 0], 0.0))
+    frame.insert(2, "insulin_u_per_min", np.append(insulin, 0.0))
+    vg = pt.vg_dl_per_kg
+    frame["glucose_sc_mg_dl"] = frame["g_s_mg_per_kg"] / vg
+    frame["glucose_plasma_mg_dl"] = frame["g_p_mg_per_kg"] / vg
+    frame.index = pd.RangeIndex(n + 1, name="minute")
+    return frame
+
+
+def _initial(pt: PatientParams, state, glucose) -> np.ndarray:
+    return initial_state(pt, state, glucose)
+
+
+def _seed_entropy(seed: int | None) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, (int, np.integer)) and seed >= 0:
+        return int(seed)
+    raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+
+
+def simulate(patient: PatientParams | str, scenario: Scenario | str | None = None, *,
+             days: float = 1, controller: Any = DEFAULT, sensor: CGMSensor | None = DEFAULT,
+             pump: InsulinPump | None = DEFAULT, seed: int | None = None,
+             start: str | pd.Timestamp = DEFAULT_START, step_min: int = 5,
+             method: str = "rk4", eat_rate_g_per_min: float | None = 5.0,
+             rk4_step_min: float = 1.0, initial_state: np.ndarray | None = None,
+             initial_glucose_mg_dl: float | None = None) -> pd.DataFrame:
+    """Simulate one virtual patient; a patient record in dt1d's data format.
+
+    Columns: ``glucose`` (CGM reading at each step, mg/dL), ``carbs`` (g eaten in the
+    step), ``insulin`` = ``bolus`` + ``basal`` (U in the step), and the noise-free
+    ``glucose_true_sc`` (subcutaneous, what the CGM measures) and ``glucose_true_plasma``
+    [mg/dL]. Index: ``time`` every ``step_min`` minutes from ``start``.
+
+    ``scenario``: a :class:`Scenario`, ``"random"`` (a random meal plan from ``seed``) or
+    None (no meals). ``controller``: the default :class:`BasalBolusController`, None (the
+    patient's basal rate plus the scenario's insulin only) or your own (see
+    ``dt1d.sim.controllers``). ``sensor``: default ``CGMSensor()`` (GuardianRT), None for
+    noise-free readings. ``pump``: default ``InsulinPump()`` (Insulet), None for exact doses.
+    The same ``seed`` gives the same record.
+    """
+    frame = simulate_cohort(
+        [patient], scenario, days=days, controller=controller, sensor=sensor, pump=pump,
+        seed=seed, start=start, step_min=step_min, method=method,
+        eat_rate_g_per_min=eat_rate_g_per_min, rk4_step_min=rk4_step_min,
+        initial_states=None if initial_state is None else [initial_state],
+        initial_glucose_mg_dl=initial_glucose_mg_dl)
+    return frame.drop(columns="patient_id")
+
+
+def simulate_cohort(patients: Sequence[PatientParams | str],
+                    scenario: Scenario | str | Sequence[Scenario] | None = None, *,
+                    days: float = 1, controller: Any = DEFAULT,
+                    sensor: CGMSensor | None = DEFAULT, pump: InsulinPump | None = DEFAULT,
+                    seed: int | None = None, start: str | pd.Timestamp = DEFAULT_START,
+                    step_min: int = 5, method: str = "rk4",
+                    eat_rate_g_per_min: float | None = 5.0, rk4_step_min: float = 1.0,
+                    initial_states: Sequence[np.ndarray] | None = None,
+                    initial_glucose_mg_dl: float | Sequence[float] | None = None
+                    ) -> pd.DataFrame:
+    """Simulate many patients at once (one batch kernel); long format with ``patient_id``.
+
+    Arguments as :func:`simulate`; ``scenario`` may be one per patient. Patient ``i``
+    draws its sensor noise (and random scenario) from ``[seed, i]``, so a cohort of one
+    equals :func:`simulate` with the same seed.
+    """
+    pts = [_patient(p) for p in patients]
+    if not pts:
+        raise ValueError("simulate_cohort needs at least one patient")
+    ids = [p.name for p in pts]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise ValueError(f"patient {dup!r} appears twice; give variants distinct names "
+                         "(attrs.evolve(p, name=...))")
+    n = len(pts)
+    step_min = int(step_min)
+    if step_min < 1 or MINUTES_PER_DAY % step_min:
+        raise ValueError(f"step_min={step_min} must divide a day (1, 5, 10, 15, ... minutes)")
+    n_min = int(round(float(days) * MINUTES_PER_DAY))
+    if n_min < step_min or n_min % step_min:
+        raise ValueError(f"days={days} must cover a whole number of {step_min}-minute steps")
+    n_steps = n_min // step_min
+    entropy = _seed_entropy(seed)
+    scenarios = _scenarios(scenario, n, days, entropy)
+    controller = BasalBolusController() if controller is DEFAULT else controller
+    sensor = CGMSensor() if sensor is DEFAULT else sensor
+    pump = InsulinPump() if pump is DEFAULT else pump
+    glucose0 = (list(initial_glucose_mg_dl) if isinstance(initial_glucose_mg_dl, Sequence)
+                else [initial_glucose_mg_dl] * n)
+    states0 = list(initial_states) if initial_states is not None else [None] * n
+    if len(states0) != n or len(glucose0) != n:
+        raise ValueError("give one initial state / glucose per patient")
+    x0 = [initial_state(p, s, g) for p, s, g in zip(pts, states0, glucose0, strict=True)]
+    start_ts = pd.Timestamp(start)
+    batch = Batch.create(pts, x0, method=method, eat_rate_g_per_min=eat_rate_g_per_min,
+                         rk4_step_min=rk4_step_min, start=start_ts)
+
+    # announced carbs and extra boluses per minute: (n_min, n), checked against the end
+    carbs = np.empty((n_min, n))
+    extra = np.empty((n_min, n))
+    for j, sc in enumerate(scenarios):
+        carbs[:, j], extra[:, j] = sc.per_minute(n_min)
+    if pump is not None and extra.any():
+        extra[:] = pump.deliver(np.zeros_like(extra), extra)[1]
+
+    noise = np.zeros((n_steps, n))
+    if sensor is not None:
+        if sensor.simglucose_compat:
+            rngs = [np.random.RandomState((entropy + j) % 2**32) for j in range(n)]
+        else:
+            rngs = [np.random.default_rng([entropy, j, 0]) for j in range(n)]
+        noise = sensor.noise(n_steps, step_min, rngs)
+
+    rec = {c: np.empty((n_steps, n)) for c in RECORD_COLUMNS}
+    vg = batch.p[P_VG]
+    carbs_step = carbs.reshape(n_steps, step_min, n)
+    extra_step = extra.reshape(n_steps, step_min, n)
+    if controller is None:
+        _open_loop(batch, pts, pump, carbs_step, extra_step, rec, step_min)
+    else:
+        _closed_loop(batch, pts, controller, sensor, pump, noise, carbs_step, extra_step,
+                     rec, step_min, start_ts)
+    _fill_glucose(rec, sensor, noise, vg)
+    return _long_frame(rec, ids, start_ts, step_min)
+
+
+def _scenarios(scenario, n: int, days: float, entropy: int) -> list[Scenario]:
+    if scenario is None:
+        return [Scenario()] * n
+    if isinstance(scenario, Scenario):
+        return [scenario] * n
+    if isinstance(scenario, str):
+        if scenario != "random":
+            raise ValueError(f"scenario={scenario!r}: pass a Scenario, 'random' or None")
+        n_days = int(np.ceil(days))
+        out = [random_scenario(n_days, np.random.default_rng([entropy, j, 1]))
+               for j in range(n)]
+        n_min = int(round(float(days) * MINUTES_PER_DAY))
+        return [Scenario(meals=tuple(m for m in s.meals if m.time_min < n_min)) for s in out]
+    scenarios = list(scenario)
+    if len(scenarios) != n or not all(isinstance(s, Scenario) for s in scenarios):
+        raise ValueError(f"give one Scenario for all patients or one per patient ({n})")
+    return scenarios
+
+
+def _open_loop(batch, pts, pump, carbs_step, extra_step, rec, step_min) -> None:
+    """No controller: each patient's basal rate and the scenario's boluses; one kernel run
+    per day, no Python per step."""
+    basal_u_per_h = np.array([p.basal_insulin_u_per_h for p in pts])
+    if pump is not None:
+        basal_u_per_h = pump.deliver(basal_u_per_h, np.zeros_like(basal_u_per_h))[0]
+    n_steps = carbs_step.shape[0]
+    per_day = MINUTES_PER_DAY // step_min
+    for s0 in range(0, n_steps, per_day):
+        s1 = min(n_steps, s0 + per_day)
+        carbs = carbs_step[s0:s1].reshape(-1, batch.n)
+        bolus = extra_step[s0:s1].reshape(-1, batch.n)
+        insulin = basal_u_per_h / 60.0 + bolus
+        out, eaten = batch.advance(carbs, insulin, step_min, False)
+        rec["glucose_true_sc"][s0:s1] = out[:-1, 0]
+        rec["glucose_true_plasma"][s0:s1] = out[:-1, 1]
+        rec["carbs"][s0:s1] = eaten
+        rec["bolus"][s0:s1] = extra_step[s0:s1].sum(axis=1)
+        rec["basal"][s0:s1] = basal_u_per_h / 60.0 * step_min
+
+
+def _closed_loop(batch, pts, controller, sensor, pump, noise, carbs_step, extra_step, rec,
+                 step_min, start) -> None:
+    """A controller decides every step from the CGM reading and the announced carbs."""
+    vg = batch.p[P_VG]
+    fast = isinstance(controller, BasalBolusController)
+    if fast:
+        therapy = therapy_arrays(pts)
+    else:
+        if hasattr(controller, "reset"):
+            controller.reset()
+        policy = as_policy(controller)
+    insulin = np.empty((step_min, batch.n))
+    for s in range(carbs_step.shape[0]):
+        gsc = batch.x[12] / vg
+        rec["glucose_true_sc"][s] = gsc
+        rec["glucose_true_plasma"][s] = batch.x[3] / vg
+        cgm = gsc if sensor is None else sensor.measure(gsc, noise[s])
+        announced = carbs_step[s].sum(axis=0)
+        if fast:
+            basal, bolus = controller.policy_batch(cgm, announced, *therapy)
+        else:
+            time = start + pd.Timedelta(minutes=s * step_min)
+            actions = [policy(Observation(time, s * step_min, float(cgm[j]),
+                                          float(announced[j]), step_min, pts[j]))
+                       for j in range(batch.n)]
+            basal = np.array([a.basal_u_per_h for a in actions])
+            bolus = np.array([a.bolus_u for a in actions])
+        if pump is not None:
+            basal, bolus = pump.deliver(basal, bolus)
+        else:
+            _check_doses(basal, bolus)
+        insulin[:] = basal / 60.0
+        insulin[0] += bolus
+        insulin += extra_step[s]
+        _, eaten = batch.advance(carbs_step[s], insulin, step_min, False)
+        rec["carbs"][s] = eaten[0]
+        rec["bolus"][s] = bolus + extra_step[s].sum(axis=0)
+        rec["basal"][s] = basal / 60.0 * step_min
+
+
+def _check_doses(basal: np.ndarray, bolus: np.ndarray) -> None:
+    for label, v in (("basal rate [U/h]", basal), ("bolus [U]", bolus)):
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            raise ValueError(f"the controller asked for a {label} of {v[bad][0]!r}; doses "
+                             "must be finite and >= 0")
+
+
+def _fill_glucose(rec, sensor, noise, vg) -> None:
+    rec["insulin"] = rec["bolus"] + rec["basal"]
+    gsc = rec["glucose_true_sc"]
+    rec["glucose"] = gsc.copy() if sensor is None else sensor.measure(gsc, noise)
+
+
+def _long_frame(rec, ids: list[str], start: pd.Timestamp, step_min: int) -> pd.DataFrame:
+    """Patient-major long frame from (n_steps, n) arrays, without per-row Python objects."""
+    n_steps, n = rec["glucose"].shape
+    times = pd.date_range(start, periods=n_steps, freq=f"{step_min}min", name="time")
+    index = times[np.tile(np.arange(n_steps), n)]  # keeps a time zone
+    data = {"patient_id": pd.Categorical.from_codes(np.repeat(np.arange(n), n_steps),
+                                                    categories=ids)}
+    for c in RECORD_COLUMNS:
+        data[c] = rec[c].T.reshape(-1)
+    return pd.DataFrame(data, index=index)
