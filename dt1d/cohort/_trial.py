@@ -54,7 +54,9 @@ def simulate_trial(
     scenarios:
         ``{name: scenario}``. For twins a scenario is the keyword arguments of
         ``DigitalTwin.simulate`` (``{"bolus_scale": 1.2}``; ``{}`` replays the
-        record unchanged); for virtual patients a ``dt1d.sim`` scenario.
+        record unchanged). For virtual patients a ``dt1d.sim.Scenario`` (or
+        ``"random"``, or None for no meals), or a dict of keyword arguments of
+        ``dt1d.sim.simulate`` (``{"scenario": ..., "controller": None}``).
     records:
         For twins, the record each twin replays (long format with
         ``patient_id``, or ``{patient_id: record}``).
@@ -209,4 +211,10 @@ def _subject_runner(task: TrialTask, days: float) -> Any:
     except ImportError as exc:
         raise ImportError(f"virtual patients need dt1d.sim, which failed to import: {exc}") from exc
     patient = sim.virtual_patient(task.subject) if isinstance(task.subject, str) else task.subject
-    return lambda scenario: sim.simulate(patient, scenario, days=days, seed=task.seed)
+
+    def run(scenario: Any) -> pd.DataFrame:
+        if isinstance(scenario, Mapping):  # keyword arguments of dt1d.sim.simulate
+            return sim.simulate(patient, **{"days": days, "seed": task.seed, **scenario})
+        return sim.simulate(patient, scenario, days=days, seed=task.seed)
+
+    return run
