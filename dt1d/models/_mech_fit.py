@@ -156,7 +156,7 @@ def equilibrate(p: np.ndarray, basal_u_per_min: float, gb_mg_dl: float) -> np.nd
 
 def model_from_z(z: np.ndarray, layout: Layout, base: np.ndarray, body_weight_kg: float,
                  basal_u_per_min: float) -> tuple[np.ndarray, np.ndarray]:
-    """Window parameter matrix ``pw`` (N_PARAMS, W) and the initial steady state from ``z``."""
+    """Window parameter matrix ``pw`` (W, N_PARAMS) and the initial steady state from ``z``."""
     values = layout.values(z)
     p = base.copy()
     p[P_BW] = body_weight_kg
@@ -169,11 +169,11 @@ def model_from_z(z: np.ndarray, layout: Layout, base: np.ndarray, body_weight_kg
             windows.append(values[k])
     x0 = equilibrate(p, basal_u_per_min, gb)
     n_w = max(layout.n_windows, 1)
-    pw = np.repeat(p[:, None], n_w, axis=1)
+    pw = np.repeat(p[None, :], n_w, axis=0)
     if windows:
-        pw[P_VMX, :] = p[P_VMX] * np.array(windows)
+        pw[:, P_VMX] = p[P_VMX] * np.array(windows)
         if WINDOWS_ON_KP3:
-            pw[P_KP3, :] = p[P_KP3] * np.array(windows)
+            pw[:, P_KP3] = p[P_KP3] * np.array(windows)
     return np.ascontiguousarray(pw), x0
 
 

@@ -3,8 +3,8 @@
 They run the UVA/Padova model of :mod:`dt1d.physiology.kernels` (its RK4 step and meal
 logic) over a patient record held as arrays, one row per CGM step:
 
-- ``pw`` (N_PARAMS, W): one parameter column per time-of-day window (columns differ only
-  in Vmx); ``win`` (n,) int64: the window of each row.
+- ``pw`` (W, N_PARAMS): one C-contiguous parameter vector per time-of-day window (they
+  differ only in insulin sensitivity, Vmx and kp3); ``win`` (n,) int64: the window of each row.
 - ``carbs_g`` (n,), ``insulin_u`` (n,): amounts per row, spread evenly over its minutes
   (the ReplayBG layout: rates held over the row), no eating-rate limit.
 - ``step_min``: the row length [min]; ``substeps``: RK4 steps per row (2 for 5-min rows:
@@ -18,12 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from dt1d.physiology._jit import jit
-from dt1d.physiology.kernels import FASTMATH, _rk4, meal_minute, new_meal_state
+from dt1d.physiology.kernels import FASTMATH, M_QSTO_START_MG, N_MEAL, meal_minute, rk4_step
 from dt1d.physiology.params import (
     N_STATES,
-    P_BW,
     P_VG,
-    PMOL_PER_UNIT,
     X_GP,
     X_GS,
     X_GT,
@@ -36,8 +34,31 @@ from dt1d.physiology.params import (
 N_AUG = N_STATES + 1
 I_FLUX = N_STATES
 
-# States that the model keeps non-negative (masses and concentrations; X may be negative).
-_NONNEG = (0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12)
+#: Augmented states that carry uncertainty in the filter: G_p, G_t, X, G_s and the flux.
+ACTIVE = (X_GP, X_GT, 6, X_GS, I_FLUX)
+#: Position of G_s within :data:`ACTIVE`.
+A_GS = 3
+
+
+@jit(fastmath=FASTMATH)
+def _new_meal(x):
+    """An empty meal state (nothing planned or eaten) for state ``x``.
+
+    Same as ``physiology.kernels.new_meal_state``, built here because numba (0.68, with
+    the on-disk cache) fails to box that function's result when Python calls it after a
+    cached kernel that inlines it was loaded ("NRT_adapt_ndarray_to_python: descr is NULL").
+    """
+    m = np.zeros(N_MEAL)
+    m[M_QSTO_START_MG] = x[X_QSTO1] + x[X_QSTO2]
+    return m
+
+
+@jit(fastmath=FASTMATH)
+def _rk4_inplace(pw, w, x, carbs_g_per_min, insulin_u_per_min, dbar_mg, h):
+    """One RK4 step of ``h`` min of state ``x`` (in place) with window ``w``'s parameters."""
+    r = rk4_step(x, pw[w], carbs_g_per_min, insulin_u_per_min, dbar_mg, h)
+    for i in range(N_STATES):
+        x[i] = r[i]
 
 
 @jit(fastmath=FASTMATH)
@@ -49,15 +70,11 @@ def _advance_row(pw, w, x, meal, carbs_g, insulin_u, flux, step_min, substeps):
     """
     h = step_min / substeps
     carbs_step = carbs_g / substeps
-    u = insulin_u / step_min * PMOL_PER_UNIT / pw[P_BW, w]
+    u = insulin_u / step_min
     inf = np.inf
     for _ in range(substeps):
         eaten, dbar = meal_minute(meal, carbs_step, x[X_QSTO1] + x[X_QSTO2], inf)
-        d_in = 1000.0 * eaten / h
-        r = _rk4(pw, w, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9],
-                 x[10], x[11], x[12], d_in, u, dbar, h)
-        for i in range(N_STATES):
-            x[i] = r[i]
+        _rk4_inplace(pw, w, x, eaten / h, u, dbar, h)
         if flux != 0.0:
             x[X_GP] = max(x[X_GP] + flux * h, 0.0)
 
@@ -66,15 +83,15 @@ def _advance_row(pw, w, x, meal, carbs_g, insulin_u, flux, step_min, substeps):
 def replay(pw, win, x_init, carbs_g, insulin_u, step_min, substeps, out):
     """Subcutaneous glucose [mg/dL] at the start of every row into ``out`` (n,)."""
     x = x_init.copy()
-    meal = new_meal_state(x)
+    meal = _new_meal(x)
     for k in range(carbs_g.shape[0]):
-        out[k] = x[X_GS] / pw[P_VG, win[k]]
+        out[k] = x[X_GS] / pw[win[k], P_VG]
         _advance_row(pw, win[k], x, meal, carbs_g[k], insulin_u[k], 0.0, step_min, substeps)
 
 
 @jit(fastmath=FASTMATH)
 def replay_batch(pw_batch, win, x_batch, carbs_g, insulin_u, step_min, substeps, out):
-    """:func:`replay` for many parameter sets: ``pw_batch`` (m, N_PARAMS, W), ``out`` (m, n)."""
+    """:func:`replay` for many parameter sets: ``pw_batch`` (m, W, N_PARAMS), ``out`` (m, n)."""
     for j in range(pw_batch.shape[0]):
         replay(pw_batch[j], win, x_batch[j], carbs_g, insulin_u, step_min, substeps, out[j])
 
@@ -116,23 +133,31 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
     ``win`` has ``n + max(horizon_rows)`` entries (the windows of the forecast rows too).
     At row t the filter assimilates the CGM reading of t (NaN: none), then the model runs
     ``horizon_rows[j]`` rows ahead from the filtered state with the inputs known at t: row
-    t's insulin, then basal ``basal_u[t]`` per row; carbs recorded up to t, delayed by the
-    meal delay (or all the record's inputs when ``future_inputs``). The flux state is multiplied by ``flux_decay`` per
-    forecast row. Rows before the first CGM reading get NaN. The Jacobian of the row
-    transition is taken by forward differences with steps ``fd_scale`` (N_AUG,).
+    t's insulin, then basal ``basal_u[t]`` per row, and the carbs recorded up to t moved by
+    the meal delay (all the record's inputs when ``future_inputs``). The flux state is
+    multiplied by ``flux_decay`` per forecast row. Rows before the first reading get NaN.
+
+    The covariance lives on the :data:`ACTIVE` states only (``q_diag``, ``p0_diag`` and the
+    forward-difference steps ``fd_scale`` are per active state): the gut and insulin
+    subsystems do not depend on glucose and get no process noise, so their covariance
+    would stay zero and they are propagated deterministically; the reduced filter is the
+    same filter at a third of the cost.
     """
     n = carbs_g.shape[0]
     k_out = horizon_rows.shape[0]
+    n_act = len(ACTIVE)
     max_h = 0
     for j in range(k_out):
         max_h = max(max_h, horizon_rows[j])
     xa = np.zeros(N_AUG)
     for i in range(N_STATES):
         xa[i] = x_init[i]
-    meal = new_meal_state(x_init)
-    P = np.zeros((N_AUG, N_AUG))
-    F = np.zeros((N_AUG, N_AUG))
-    FP = np.zeros((N_AUG, N_AUG))
+    meal = _new_meal(x_init)
+    P = np.zeros((n_act, n_act))
+    F = np.zeros((n_act, n_act))
+    FP = np.zeros((n_act, n_act))
+    gain = np.zeros(n_act)
+    row_p = np.zeros(n_act)
     base = np.zeros(N_AUG)
     pert = np.zeros(N_AUG)
     xp = np.zeros(N_AUG)
@@ -143,36 +168,35 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
     started = False
     for t in range(n):
         w = win[t]
-        vg = pw[P_VG, w]
+        vg = pw[w, P_VG]
         g = glucose[t]
-        # -- measurement update ------------------------------------------------------
+        # -- measurement update (the CGM sees G_s / V_G) -----------------------------
         if g == g:  # not NaN
             if not started:
                 scale = g * vg / max(xa[X_GP], 1e-9)
                 xa[X_GT] *= scale
                 xa[X_GP] = g * vg
                 xa[X_GS] = g * vg
-                for i in range(N_AUG):
+                for i in range(n_act):
                     P[i, i] = p0_diag[i]
                 started = True
             else:
-                s = P[X_GS, X_GS] / (vg * vg) + r_var
+                s = P[A_GS, A_GS] / (vg * vg) + r_var
                 nu = g - xa[X_GS] / vg
-                for i in range(N_AUG):
-                    base[i] = P[i, X_GS] / vg / s  # Kalman gain
-                for i in range(N_AUG):
-                    xa[i] += base[i] * nu
-                for i in range(N_AUG):
-                    pert[i] = P[X_GS, i] / vg
-                for i in range(N_AUG):
-                    for j in range(N_AUG):
-                        P[i, j] -= base[i] * pert[j]
-                for i in range(N_AUG):
-                    for j in range(i + 1, N_AUG):
+                for i in range(n_act):
+                    gain[i] = P[i, A_GS] / vg / s
+                    row_p[i] = P[A_GS, i] / vg
+                for i in range(n_act):
+                    xa[ACTIVE[i]] += gain[i] * nu
+                for i in range(n_act):
+                    for j in range(n_act):
+                        P[i, j] -= gain[i] * row_p[j]
+                for i in range(n_act):
+                    for j in range(i + 1, n_act):
                         v = 0.5 * (P[i, j] + P[j, i])
                         P[i, j] = v
                         P[j, i] = v
-                for i in _NONNEG:
+                for i in (X_GP, X_GT, X_GS):
                     if xa[i] < 0.0:
                         xa[i] = 0.0
         # -- forecasts from the filtered state -------------------------------------------
@@ -195,7 +219,7 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
                 flux *= flux_decay
                 for j in range(k_out):
                     if horizon_rows[j] == r:
-                        out[t, j] = xf[X_GS] / pw[P_VG, wr]
+                        out[t, j] = xf[X_GS] / pw[wr, P_VG]
         else:
             for j in range(k_out):
                 out[t, j] = np.nan
@@ -203,23 +227,23 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
         c_t = delayed_amount(carbs_g, t, delay_rows, delay_frac, t)
         _transition(pw, w, xa, meal, c_t, insulin_u[t], step_min, substeps, base, mbase)
         if started:
-            for i in range(N_AUG):
+            for i in range(n_act):
                 for j in range(N_AUG):
                     pert[j] = xa[j]
-                pert[i] += fd_scale[i]
+                pert[ACTIVE[i]] += fd_scale[i]
                 _transition(pw, w, pert, meal, c_t, insulin_u[t], step_min, substeps, xp, mtmp)
-                for j in range(N_AUG):
-                    F[j, i] = (xp[j] - base[j]) / fd_scale[i]
-            for i in range(N_AUG):
-                for j in range(N_AUG):
+                for j in range(n_act):
+                    F[j, i] = (xp[ACTIVE[j]] - base[ACTIVE[j]]) / fd_scale[i]
+            for i in range(n_act):
+                for j in range(n_act):
                     acc = 0.0
-                    for m in range(N_AUG):
+                    for m in range(n_act):
                         acc += F[i, m] * P[m, j]
                     FP[i, j] = acc
-            for i in range(N_AUG):
-                for j in range(i, N_AUG):
+            for i in range(n_act):
+                for j in range(i, n_act):
                     acc = 0.0
-                    for m in range(N_AUG):
+                    for m in range(n_act):
                         acc += FP[i, m] * F[j, m]
                     if i == j:
                         acc += q_diag[i]

@@ -263,13 +263,13 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
     def _forecast_matrix(self) -> tuple[np.ndarray, bool]:
         """Parameter columns used for forecasting, and whether they are per window."""
         pw = self.param_matrix_
-        if pw.shape[1] == 1 or self.forecast_time_of_day:
-            return pw, pw.shape[1] > 1
+        if pw.shape[0] == 1 or self.forecast_time_of_day:
+            return pw, pw.shape[0] > 1
         from dt1d.physiology.params import P_KP3, P_VMX
 
-        mean = pw[:, :1].copy()
+        mean = pw[:1].copy()
         for idx in (P_VMX, P_KP3):
-            mean[idx, 0] = float(np.exp(np.log(pw[idx]).mean()))
+            mean[0, idx] = float(np.exp(np.log(pw[:, idx]).mean()))
         return np.ascontiguousarray(mean), False
 
     def predict(self, X: pd.DataFrame, future_inputs: bool | None = None,
@@ -368,7 +368,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                     raise ValueError(f"event ({when}, {amount}) is outside the record or negative")
                 target[pos] += amount
         insulin = bolus + basal
-        win = self._windows(rec.index, 0, step_min) if self.param_matrix_.shape[1] > 1 else \
+        win = self._windows(rec.index, 0, step_min) if self.param_matrix_.shape[0] > 1 else \
             np.zeros(len(rec), np.int64)
         delay = self.params_.get("meal_delay_min", 0.0)
         glucose = np.empty(len(rec))
@@ -392,7 +392,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         from dt1d.models import _mech_fit, _mech_priors
         from dt1d.models import _mech_kernels as K
 
-        layout = _mech_fit.make_layout(self.age_group, self.param_matrix_.shape[1])
+        layout = _mech_fit.make_layout(self.age_group, self.param_matrix_.shape[0])
         base = _mech_priors.base_vector(self.age_group)
         sims = np.empty((len(posterior), len(out)))
         for j, z in enumerate(posterior):
@@ -412,15 +412,10 @@ def _substeps(step_min: int) -> int:
 
 
 def _filter_tuning(step_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Process-noise variances, initial variances and difference steps of the filter."""
-    from dt1d.models._mech_kernels import N_AUG
+    """Process-noise variances, initial variances and difference steps of the active states."""
+    from dt1d.models._mech_kernels import ACTIVE
 
-    q = np.zeros(N_AUG)
-    p0 = np.full(N_AUG, 1e-6)
-    for i, sd in _Q_SD.items():
-        q[i] = sd * sd * step_min / 5.0
-    for i, sd in _P0_SD.items():
-        p0[i] = sd * sd
-    fd = np.full(N_AUG, 1e-3)
-    fd[13] = 1e-5
+    q = np.array([_Q_SD[i] ** 2 * step_min / 5.0 for i in ACTIVE])
+    p0 = np.array([_P0_SD[i] ** 2 for i in ACTIVE])
+    fd = np.array([1e-5 if i == 13 else 1e-3 for i in ACTIVE])
     return q, p0, fd

@@ -65,7 +65,7 @@ def test_row_replay_matches_a_loop_over_the_physiology_rk4_step() -> None:
     carbs[[10, 60]] = [60.0, 30.0]
     insulin = np.full(n, 0.1) + np.where(carbs > 0, carbs / 10.0, 0.0)
     out = np.empty(n)
-    K.replay(np.ascontiguousarray(p[:, None]), np.zeros(n, np.int64), x0, carbs, insulin, 5, 2, out)
+    K.replay(np.ascontiguousarray(p[None, :]), np.zeros(n, np.int64), x0, carbs, insulin, 5, 2, out)
     # reference: the same inputs through physiology's public rk4_step and meal_minute
     x = x0.copy()
     meal = PK.new_meal_state(x)
@@ -96,7 +96,7 @@ def test_fit_reports_parameters_uncertainty_and_diagnostics(fitted: MechanisticM
     assert set(fitted.params_) == set(fitted.params_std_)
     for name in ("basal_glucose_mg_dl", "vmx_04_11", "vmx_11_17", "vmx_17_04", "kabs_per_min"):
         assert fitted.params_[name] > 0 and fitted.params_std_[name] > 0
-    assert fitted.param_matrix_.shape == (N_PARAMS, 3)
+    assert fitted.param_matrix_.shape == (3, N_PARAMS)
 
 
 def test_predict_shapes_and_nan_before_first_reading(fitted: MechanisticModel, record: pd.DataFrame) -> None:
