@@ -17,7 +17,7 @@ DEMO_MODELS: dict[str, dict[str, Any]] = {
     "persistence": {},
     "linear": {"lags": 12},
     "mechanistic": {},
-    "lstm": {"hidden_size": 32, "num_layers": 1, "epochs": 8, "seed": 0},
+    "lstm": {"hidden_size": 32, "num_layers": 1, "epochs": 8, "learning_rate": 3e-3, "seed": 0},
 }
 DEMO_PATIENT = "adult#001"
 HORIZONS = [30, 60]
@@ -49,7 +49,7 @@ def run_demo(out_dir: Path, days: int = 14, seed: int = 1, quiet: bool = False) 
     start = time.perf_counter()
     patient = sim.virtual_patient(DEMO_PATIENT)
     _say(f"simulating {DEMO_PATIENT} for {days} days (random meals, CGM noise, seed {seed})", quiet)
-    record = sim.simulate(patient, days=days, seed=seed)
+    record = sim.simulate(patient, "random", days=days, seed=seed)
     split = record.index[0] + pd.Timedelta(days=days - 4)
     train, test = record[record.index < split], record[record.index >= split]
     _say(f"training on days 1-{days - 4} ({len(train)} rows), testing on the last 4 days ({len(test)} rows)", quiet)

@@ -171,15 +171,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         raise CLIError("give exactly one of --patient NAME or --patients PATTERN")
     if args.days <= 0:
         raise CLIError(f"--days must be positive, got {args.days}")
+    scenario = None if args.scenario == "none" else args.scenario
     if args.patient:
-        record = sim.simulate(sim.virtual_patient(args.patient), days=args.days, seed=args.seed)
+        record = sim.simulate(sim.virtual_patient(args.patient), scenario, days=args.days, seed=args.seed)
     else:
         import fnmatch
 
         names = [n for n in sim.list_virtual_patients() if fnmatch.fnmatchcase(n, args.patients)]
         if not names:
             raise CLIError(f"no virtual patient matches {args.patients!r}; see dt1d.sim.list_virtual_patients()")
-        record = sim.simulate_cohort(names, days=args.days, seed=args.seed)
+        record = sim.simulate_cohort(names, scenario, days=args.days, seed=args.seed)
     _write_record(record, args.output)
     logger.info("wrote %d rows to %s", len(record), args.output)
     return 0
@@ -296,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", help="a cohort by pattern, e.g. 'adult#*'")
     p.add_argument("--days", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--scenario", default="random", choices=["random", "none"],
+        help="random meals from --seed (default) or no meals",
+    )
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_simulate)
 
@@ -341,8 +346,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from dt1d.core.twin import CapabilityError
     from dt1d.data import DataValidationError
     from dt1d.data.twinfile import TwinFileError
+    from dt1d.sim.patients import UnknownPatientError
 
     return (CLIError, DataValidationError, TwinFileError, RegistrationError, CapabilityError,
+            UnknownPatientError,
             FileNotFoundError, IsADirectoryError, PermissionError, ValueError)
 
 
