@@ -34,7 +34,7 @@ from dt1d.physiology.kernels import (
 )
 from dt1d.physiology.params import N_PARAMS, N_STATES, P_BW, PMOL_PER_UNIT
 
-__all__ = ["CHUNK", "dopri_batch", "rk4_batch"]
+__all__ = ["CHUNK", "dopri_batch", "dopri_batch_serial", "rk4_batch", "rk4_batch_serial"]
 
 @jit(fastmath=FASTMATH)
 def _record(x, out, row, j, full):
@@ -66,48 +66,67 @@ def _store_states(xs, x, lo, hi):
             x[i, j] = xs[i * CHUNK + j - lo]
 
 
-@jit(fastmath=FASTMATH, parallel=True)
-def rk4_batch(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out, eaten,
-              status, bad):
-    """Advance ``n`` patients over ``m`` minutes with RK4 steps of ``1/substeps`` minute."""
-    n = x.shape[1]
+@jit(fastmath=FASTMATH)
+def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out, eaten,
+                  status, bad, lo, hi):
+    """RK4 for patients ``lo..hi-1`` (at most CHUNK): one vectorised chunk of lanes."""
     n_min = carbs.shape[0]
     full = out.shape[1] == N_STATES
     h = 1.0 / substeps
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(n, lo + CHUNK)
-        m = hi - lo
-        ps = np.empty((N_PARAMS, m))
-        xs = np.zeros(CHUNK_ROWS * CHUNK)
-        for jj in range(m):
-            for i in range(N_PARAMS):
-                ps[i, jj] = p[i, lo + jj]
-            for i in range(N_STATES):
-                xs[i * CHUNK + jj] = x[i, lo + jj]
-        for k in range(n_min):
-            block = k // record_every
-            if k % record_every == 0:
-                _store_states(xs, x, lo, hi)
-                for j in range(lo, hi):
-                    _record(x, out, block, j, full)
-                    eaten[block, j] = 0.0
-            for jj in range(m):
-                j = lo + jj
-                e, db = meal_minute(meal[:, j], carbs[k, j], xs[jj] + xs[CHUNK + jj], eat_rate)
-                eaten[block, j] += e
-                xs[ROW_D_IN * CHUNK + jj] = 1000.0 * e
-                xs[ROW_DBAR * CHUNK + jj] = db
-                xs[ROW_U * CHUNK + jj] = insulin[k, j] * PMOL_PER_UNIT / ps[P_BW, jj]
-            for _ in range(substeps):
-                _rk4_chunk(ps, xs, h, m)
+    m = hi - lo
+    ps = np.empty((N_PARAMS, m))
+    xs = np.zeros(CHUNK_ROWS * CHUNK)
+    for jj in range(m):
+        for i in range(N_PARAMS):
+            ps[i, jj] = p[i, lo + jj]
+        for i in range(N_STATES):
+            xs[i * CHUNK + jj] = x[i, lo + jj]
+    for k in range(n_min):
+        block = k // record_every
+        if k % record_every == 0:
             _store_states(xs, x, lo, hi)
             for j in range(lo, hi):
-                _check(x, k, j, status, bad)
-        if n_min % record_every == 0:
-            for j in range(lo, hi):
-                _record(x, out, n_min // record_every, j, full)
+                _record(x, out, block, j, full)
+                eaten[block, j] = 0.0
+        for jj in range(m):
+            j = lo + jj
+            e, db = meal_minute(meal[:, j], carbs[k, j], xs[jj] + xs[CHUNK + jj], eat_rate)
+            eaten[block, j] += e
+            xs[ROW_D_IN * CHUNK + jj] = 1000.0 * e
+            xs[ROW_DBAR * CHUNK + jj] = db
+            xs[ROW_U * CHUNK + jj] = insulin[k, j] * PMOL_PER_UNIT / ps[P_BW, jj]
+        for _ in range(substeps):
+            _rk4_chunk(ps, xs, h, m)
+        _store_states(xs, x, lo, hi)
+        for j in range(lo, hi):
+            _check(x, k, j, status, bad)
+    if n_min % record_every == 0:
+        for j in range(lo, hi):
+            _record(x, out, n_min // record_every, j, full)
+
+
+@jit(fastmath=FASTMATH, parallel=True)
+def rk4_batch(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out, eaten,
+              status, bad):
+    """Advance ``n`` patients over ``m`` minutes with RK4 steps of ``1/substeps`` minute.
+
+    Chunks of CHUNK patients run in parallel (``prange``); use :func:`rk4_batch_serial`
+    for a few patients, where starting threads costs more than it saves.
+    """
+    n = x.shape[1]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out,
+                      eaten, status, bad, c * CHUNK, min(n, (c + 1) * CHUNK))
+
+
+@jit(fastmath=FASTMATH)
+def rk4_batch_serial(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out,
+                     eaten, status, bad):
+    """:func:`rk4_batch` on the calling thread only (same arithmetic, bit for bit)."""
+    n = x.shape[1]
+    for c in range((n + CHUNK - 1) // CHUNK):
+        _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out,
+                      eaten, status, bad, c * CHUNK, min(n, (c + 1) * CHUNK))
 
 
 # Dormand-Prince 5(4) tableau (Dormand & Prince 1980; Hairer, Norsett & Wanner, Table 5.2).
@@ -211,6 +230,40 @@ def _dopri_minute(p, j, y, d_in, u, dbar, h, rtol, atol, k, tmp, ynew):
     return h, nfev
 
 
+@jit(fastmath=FASTMATH)
+def _dopri_patient(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out, eaten,
+                   status, bad, nfev, j):
+    """Adaptive DP5(4) over all minutes for patient ``j``."""
+    n_min = carbs.shape[0]
+    full = out.shape[1] == N_STATES
+    y = np.empty(N_STATES)
+    tmp = np.empty(N_STATES)
+    ynew = np.empty(N_STATES)
+    k = np.empty((7, N_STATES))
+    for i in range(N_STATES):
+        y[i] = x[i, j]
+    h = 0.1
+    calls = 0
+    for kk in range(n_min):
+        block = kk // record_every
+        if kk % record_every == 0:
+            for i in range(N_STATES):
+                x[i, j] = y[i]
+            _record(x, out, block, j, full)
+            eaten[block, j] = 0.0
+        e, db = meal_minute(meal[:, j], carbs[kk, j], y[0] + y[1], eat_rate)
+        eaten[block, j] += e
+        u = insulin[kk, j] * PMOL_PER_UNIT / p[P_BW, j]
+        h, c = _dopri_minute(p, j, y, 1000.0 * e, u, db, h, rtol, atol, k, tmp, ynew)
+        calls += c
+        for i in range(N_STATES):
+            x[i, j] = y[i]
+        _check(x, kk, j, status, bad)
+    if n_min % record_every == 0:
+        _record(x, out, n_min // record_every, j, full)
+    nfev[j] = calls
+
+
 @jit(fastmath=FASTMATH, parallel=True)
 def dopri_batch(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out, eaten,
                 status, bad, nfev):
@@ -219,33 +272,15 @@ def dopri_batch(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, 
     Each minute (inputs constant) is integrated to the tolerance ``rtol``/``atol`` with the
     step size carried over from the previous minute; ``nfev`` (n,) counts RHS calls.
     """
-    n = x.shape[1]
-    n_min = carbs.shape[0]
-    full = out.shape[1] == N_STATES
-    for j in prange(n):
-        y = np.empty(N_STATES)
-        tmp = np.empty(N_STATES)
-        ynew = np.empty(N_STATES)
-        k = np.empty((7, N_STATES))
-        for i in range(N_STATES):
-            y[i] = x[i, j]
-        h = 0.1
-        calls = 0
-        for kk in range(n_min):
-            block = kk // record_every
-            if kk % record_every == 0:
-                for i in range(N_STATES):
-                    x[i, j] = y[i]
-                _record(x, out, block, j, full)
-                eaten[block, j] = 0.0
-            e, db = meal_minute(meal[:, j], carbs[kk, j], y[0] + y[1], eat_rate)
-            eaten[block, j] += e
-            u = insulin[kk, j] * PMOL_PER_UNIT / p[P_BW, j]
-            h, c = _dopri_minute(p, j, y, 1000.0 * e, u, db, h, rtol, atol, k, tmp, ynew)
-            calls += c
-            for i in range(N_STATES):
-                x[i, j] = y[i]
-            _check(x, kk, j, status, bad)
-        if n_min % record_every == 0:
-            _record(x, out, n_min // record_every, j, full)
-        nfev[j] = calls
+    for j in prange(x.shape[1]):
+        _dopri_patient(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out,
+                       eaten, status, bad, nfev, j)
+
+
+@jit(fastmath=FASTMATH)
+def dopri_batch_serial(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out,
+                       eaten, status, bad, nfev):
+    """:func:`dopri_batch` on the calling thread only."""
+    for j in range(x.shape[1]):
+        _dopri_patient(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out,
+                       eaten, status, bad, nfev, j)

@@ -6,7 +6,13 @@ import attrs
 import numpy as np
 import pandas as pd
 
-from dt1d.physiology.batch import dopri_batch, rk4_batch
+from dt1d.physiology.batch import (
+    CHUNK,
+    dopri_batch,
+    dopri_batch_serial,
+    rk4_batch,
+    rk4_batch_serial,
+)
 from dt1d.physiology.kernels import new_meal_state, steady_state_from_glucose
 from dt1d.physiology.params import N_STATES, STATE_NAMES, PatientParams
 
@@ -110,13 +116,16 @@ class Batch:
         eaten = np.empty((rows, self.n))
         status = np.full(self.n, -1, dtype=np.int64)
         bad = np.zeros((N_STATES, self.n))
+        few = self.n <= CHUNK  # starting threads costs more than it saves
         if self.method == "rk4":
-            rk4_batch(self.p, self.x, self.meal, carbs_g, insulin, self.eat_rate,
-                      self.substeps, record_every, out, eaten, status, bad)
+            kernel = rk4_batch_serial if few else rk4_batch
+            kernel(self.p, self.x, self.meal, carbs_g, insulin, self.eat_rate, self.substeps,
+                   record_every, out, eaten, status, bad)
         else:
             nfev = np.zeros(self.n, dtype=np.int64)
-            dopri_batch(self.p, self.x, self.meal, carbs_g, insulin, self.eat_rate,
-                        self.rtol, self.atol, record_every, out, eaten, status, bad, nfev)
+            kernel = dopri_batch_serial if self.n == 1 else dopri_batch
+            kernel(self.p, self.x, self.meal, carbs_g, insulin, self.eat_rate, self.rtol,
+                   self.atol, record_every, out, eaten, status, bad, nfev)
             self.nfev += nfev
         if (status >= 0).any():
             self._raise_diverged(status, bad)

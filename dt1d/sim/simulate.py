@@ -237,8 +237,8 @@ def _open_loop(batch, pts, pump, carbs_step, extra_step, rec, step_min) -> None:
         bolus = extra_step[s0:s1].reshape(-1, batch.n)
         insulin = basal_u_per_h / 60.0 + bolus
         out, eaten = batch.advance(carbs, insulin, step_min, False)
-        rec["glucose_true_sc"][s0:s1] = out[:-1, 0]
-        rec["glucose_true_plasma"][s0:s1] = out[:-1, 1]
+        rec["glucose_true_sc"][s0:s1] = out[:-1, 0] / batch.p[P_VG]
+        rec["glucose_true_plasma"][s0:s1] = out[:-1, 1] / batch.p[P_VG]
         rec["carbs"][s0:s1] = eaten
         rec["bolus"][s0:s1] = extra_step[s0:s1].sum(axis=1)
         rec["basal"][s0:s1] = basal_u_per_h / 60.0 * step_min

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dt1d.physiology import kernels as K
-from dt1d.physiology.batch import CHUNK, rk4_batch
+from dt1d.physiology.batch import CHUNK, rk4_batch, rk4_batch_serial
 from dt1d.physiology.params import load_patient_params, patient_names
 
 
@@ -23,7 +23,7 @@ def test_arithmetic_tanh_matches_math_tanh():
         assert abs(K.tanh(z) - math.tanh(z)) < 5e-16
 
 
-def _run(ps, xs, carbs, insulin, eat_rate=5.0, record_every=1):
+def _run(ps, xs, carbs, insulin, eat_rate=5.0, record_every=1, kernel=rk4_batch_serial):
     n = xs.shape[1]
     p = np.ascontiguousarray(ps)
     x = np.ascontiguousarray(xs.copy())
@@ -33,8 +33,8 @@ def _run(ps, xs, carbs, insulin, eat_rate=5.0, record_every=1):
     eaten = np.empty((m // record_every, n))
     status = np.full(n, -1, dtype=np.int64)
     bad = np.zeros((13, n))
-    rk4_batch(p, x, meal, np.ascontiguousarray(carbs), np.ascontiguousarray(insulin), eat_rate,
-              1, record_every, out, eaten, status, bad)
+    kernel(p, x, meal, np.ascontiguousarray(carbs), np.ascontiguousarray(insulin), eat_rate,
+           1, record_every, out, eaten, status, bad)
     assert (status < 0).all()
     return out, eaten
 
@@ -44,7 +44,7 @@ def test_all_30_patients_stay_at_basal_for_24_hours():
     P = np.stack([p.to_array() for p in pts], 1)
     X = np.stack([p.basal_state() for p in pts], 1)
     insulin = np.tile([p.basal_insulin_u_per_min for p in pts], (1440, 1))
-    out, _ = _run(P, X, np.zeros((1440, 30)), insulin, record_every=60)
+    out, _ = _run(P, X, np.zeros((1440, 30)), insulin, record_every=60, kernel=rk4_batch)
     for j, p in enumerate(pts):
         dx = K.derivatives(X[:, j], P[:, j].copy(), 0.0, p.basal_insulin_u_per_min, 0.0)
         assert np.abs(dx).max() < 1e-9
@@ -71,7 +71,7 @@ def _cohort(n, seed):
 def test_batch_kernel_equals_single_patient_runs_bit_for_bit():
     n = 2 * CHUNK + 5  # full chunks and a partial one
     P, X, carbs, insulin = _cohort(n, 1)
-    out, eaten = _run(P, X, carbs, insulin)
+    out, eaten = _run(P, X, carbs, insulin, kernel=rk4_batch)  # parallel chunks
     for j in range(n):
         o1, e1 = _run(P[:, j:j + 1], X[:, j:j + 1], carbs[:, j:j + 1], insulin[:, j:j + 1])
         assert np.array_equal(o1[:, :, 0], out[:, :, j]), j
