@@ -31,7 +31,7 @@ __all__ = [
 
 logger = logging.getLogger("dt1d.models.lstm")
 
-_EVAL_BATCH = 8192
+_EVAL_BATCH = 1024  # windows per inference batch: bounds temporaries (~25 MB at hidden 64)
 
 
 class LSTMNet(nn.Module):
