@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/lstm_accuracy_study.py [--threads 2] [--out results.json]
 
 Design (issue 5):
-- training cohort: 20 virtual patients x 14 days; held-out cohort: 10 *other*
-  virtual patients x 7 days; sensor noise and random meals on (``dt1d.sim``);
-  every patient has its own simulation seed;
+- training cohort: 20 virtual patients x 14 days; held-out cohort: the 10
+  *other* virtual patients (every third of the 30, so adolescents, adults and
+  children are on both sides) x 7 days; random meals, the default basal-bolus
+  controller and CGM sensor noise on (``dt1d.sim``); the two cohorts use
+  different seeds;
 - population models (``linear``, ``lstm``) are fitted on the training cohort only;
   the LSTM's early stopping uses the last 20 % of each training patient's time;
 - each held-out patient's first ``--tune-days`` days are used only to fine-tune
@@ -36,21 +38,29 @@ import pandas as pd
 HORIZONS = [30, 60]
 
 
-def _simulated(n_patients: int, days: int, offset: int, seed: int) -> pd.DataFrame:
-    """A cohort from ``dt1d.sim``: virtual patients ``offset .. offset + n_patients - 1``."""
+def _held_out(names: list[str]) -> list[str]:
+    """Every third virtual patient (a mix of adolescents, adults and children) is held out."""
+    return names[2::3]
+
+
+def _simulated(n_patients: int, days: int, held_out: bool, seed: int) -> pd.DataFrame:
+    """A cohort from ``dt1d.sim`` with random meals, the default controller and CGM noise."""
     from dt1d.sim import list_virtual_patients, simulate_cohort
 
-    names = list(list_virtual_patients())[offset : offset + n_patients]
-    if len(names) < n_patients:
-        raise SystemExit(f"the simulator has only {len(list_virtual_patients())} virtual patients")
-    cohort = simulate_cohort(names, days=days, seed=seed)
+    names = list(list_virtual_patients())
+    test_names = _held_out(names)
+    pool = test_names if held_out else [n for n in names if n not in test_names]
+    if len(pool) < n_patients:
+        raise SystemExit(f"only {len(pool)} virtual patients for this cohort, {n_patients} asked")
+    cohort = simulate_cohort(pool[:n_patients], "random", days=days, seed=seed)
     keep = [c for c in ("glucose", "carbs", "insulin", "bolus", "basal", "patient_id") if c in cohort.columns]
     return cohort[keep]
 
 
-def _synthetic(n_patients: int, days: int, offset: int, seed: int) -> pd.DataFrame:
+def _synthetic(n_patients: int, days: int, held_out: bool, seed: int) -> pd.DataFrame:
     from dt1d.testing import make_synthetic_record
 
+    offset = 1000 if held_out else 0
     parts = []
     for p in range(n_patients):
         rec = make_synthetic_record(days=days, seed=seed + offset + p)
@@ -93,8 +103,8 @@ def main() -> None:
 
     make = _simulated if args.source == "sim" else _synthetic
     t0 = time.perf_counter()
-    train = validate(make(args.train_patients, args.train_days, 0, args.seed))
-    test = validate(make(args.test_patients, args.test_days, args.train_patients, args.seed + 1))
+    train = validate(make(args.train_patients, args.train_days, False, args.seed))
+    test = validate(make(args.test_patients, args.test_days, True, args.seed + 1))
     train_ids, test_ids = set(train["patient_id"]), set(test["patient_id"])
     assert not train_ids & test_ids, "a patient is in both cohorts"
     print(f"cohorts: train {len(train_ids)} patients, {len(train)} rows; "
