@@ -49,6 +49,11 @@ def _positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _no_extra_arguments(method: str, kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(f"LSTMModel.{method}() got unexpected keyword argument(s) {sorted(kwargs)}")
+
+
 def _time_split(arrays: RecordArrays, fraction: float, max_horizon_ns: int) -> tuple[np.ndarray, np.ndarray]:
     """Time-ordered split per patient: the last ``fraction`` of each patient's time validates.
 
@@ -150,6 +155,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
         **kwargs: Any,
     ) -> LSTMModel:
         """Train a new network on ``X`` (one patient or a cohort with ``patient_id``) for the horizons of ``y``."""
+        _no_extra_arguments("fit", kwargs)
         self._check_params()
         if y is None:
             raise ValueError("LSTMModel.fit needs a target y; build it with dt1d.data.make_target(X, horizon)")
@@ -205,6 +211,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
 
     def predict(self, X: pd.DataFrame, **kwargs: Any) -> np.ndarray:
         """Glucose (mg/dL) at ``t + horizon`` per row: ``(n,)`` or ``(n, k)``; NaN without a usable window."""
+        _no_extra_arguments("predict", kwargs)
         self._check_is_fitted()
         Xv = self._validated(X)
         self._check_columns_and_step(X, Xv)

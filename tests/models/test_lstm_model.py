@@ -245,6 +245,35 @@ def test_save_load_round_trip_and_weights_only(multi, record, tmp_path):
         assert tensor.device.type == "cpu"
 
 
+def _as_if_saved_on_gpu(blob: bytes) -> bytes:
+    """Rewrite a CPU torch.save archive so that every storage says it lived on cuda:0."""
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(blob))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("data.pkl"):
+                cpu, gpu = b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0"  # pickle strings
+                assert data.count(cpu) > 0
+                data = data.replace(cpu, gpu)
+            dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def test_weights_saved_on_a_gpu_load_on_cpu(multi, record):
+    blob = _as_if_saved_on_gpu(multi._get_blobs()["lstm_state_dict"])
+    if not torch.cuda.is_available():  # what a plain torch.load would do on this machine
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(io.BytesIO(blob), weights_only=True)
+    loaded = LSTMModel(**multi.get_params())
+    loaded._set_state(multi._get_state())
+    loaded._set_blobs({"lstm_state_dict": blob})
+    assert all(t.device.type == "cpu" for t in loaded.network_.state_dict().values())
+    np.testing.assert_array_equal(loaded.predict(record), multi.predict(record))
+
+
 class _Payload:
     def __reduce__(self):
         return (print, ("code from a file ran",))
@@ -317,3 +346,7 @@ def test_bad_input_errors(multi, record):
         LSTMModel(**TINY, lookback_min=62).fit(record, y)
     with pytest.raises(TypeError, match="DataFrame"):
         multi.predict(record.to_numpy())
+    with pytest.raises(TypeError, match="callbak"):
+        LSTMModel(**TINY).fit(record, y, callbak=print)
+    with pytest.raises(TypeError, match="batch"):
+        multi.predict(record, batch=3)
