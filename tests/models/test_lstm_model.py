@@ -350,3 +350,16 @@ def test_bad_input_errors(multi, record):
         LSTMModel(**TINY).fit(record, y, callbak=print)
     with pytest.raises(TypeError, match="batch"):
         multi.predict(record, batch=3)
+
+
+def test_digital_twin_with_the_lstm_round_trips(record, tmp_path):
+    from dt1d import DigitalTwin
+
+    twin = DigitalTwin("lstm", model_params=TINY, horizon=[30, 60]).fit(record)
+    pred = twin.predict(record)
+    assert pred.shape == (len(record), 2)
+    twin.save(tmp_path / "twin.dt1d")
+    again = DigitalTwin.load(tmp_path / "twin.dt1d")
+    np.testing.assert_array_equal(again.predict(record), pred)
+    scores = again.evaluate(record)
+    assert set(scores) == {"30min", "60min"} and scores["60min"]["n"] > 0
