@@ -25,10 +25,13 @@ from dt1d.physiology.kernels import (
     CHUNK,
     CHUNK_ROWS,
     FASTMATH,
+    N_MEAL,
     ROW_D_IN,
     ROW_DBAR,
+    ROW_MEAL,
     ROW_U,
     _deriv,
+    _meal_step,
     _rk4_chunk,
     meal_minute,
 )
@@ -37,39 +40,39 @@ from dt1d.physiology.params import N_PARAMS, N_STATES, P_BW, PMOL_PER_UNIT
 __all__ = ["CHUNK", "dopri_batch", "dopri_batch_serial", "rk4_batch", "rk4_batch_serial"]
 
 @jit(fastmath=FASTMATH)
-def _record(x, out, row, j, full):
+def _record(xs, out, row, lo, m, full):
+    """Copy lanes ``0..m-1`` of a flat chunk array into ``out[row]`` (patients lo..lo+m-1)."""
     if full:
         for i in range(N_STATES):
-            out[row, i, j] = x[i, j]
+            for jj in range(m):
+                out[row, i, lo + jj] = xs[i * CHUNK + jj]
     else:
-        out[row, 0, j] = x[12, j]
-        out[row, 1, j] = x[3, j]
+        for jj in range(m):
+            out[row, 0, lo + jj] = xs[12 * CHUNK + jj]
+            out[row, 1, lo + jj] = xs[3 * CHUNK + jj]
 
 
 @jit(fastmath=FASTMATH)
-def _check(x, k, j, status, bad):
-    """Mark patient ``j`` as diverged at minute ``k`` when a state is not finite."""
-    if status[j] < 0:
+def _check(xs, k, lo, m, status, bad):
+    """Mark lanes whose state stopped being finite after minute ``k`` (first time only)."""
+    for jj in range(m):
         total = 0.0
         for i in range(N_STATES):
-            total += x[i, j]
-        if not np.isfinite(total):
-            status[j] = k
+            total += xs[i * CHUNK + jj]
+        if not np.isfinite(total) and status[lo + jj] < 0:
+            status[lo + jj] = k
             for i in range(N_STATES):
-                bad[i, j] = x[i, j]
-
-
-@jit(fastmath=FASTMATH)
-def _store_states(xs, x, lo, hi):
-    for i in range(N_STATES):
-        for j in range(lo, hi):
-            x[i, j] = xs[i * CHUNK + j - lo]
+                bad[i, lo + jj] = xs[i * CHUNK + jj]
 
 
 @jit(fastmath=FASTMATH)
 def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, out, eaten,
                   status, bad, lo, hi):
-    """RK4 for patients ``lo..hi-1`` (at most CHUNK): one vectorised chunk of lanes."""
+    """RK4 for patients ``lo..hi-1`` (at most CHUNK): one vectorised chunk of lanes.
+
+    States, inputs and meal states live in one flat local array for the whole run
+    (``kernels._rk4_chunk`` layout) and go back to ``x``/``meal`` at the end.
+    """
     n_min = carbs.shape[0]
     full = out.shape[1] == N_STATES
     h = 1.0 / substeps
@@ -81,28 +84,38 @@ def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, 
             ps[i, jj] = p[i, lo + jj]
         for i in range(N_STATES):
             xs[i * CHUNK + jj] = x[i, lo + jj]
+        for i in range(N_MEAL):
+            xs[(ROW_MEAL + i) * CHUNK + jj] = meal[i, lo + jj]
     for k in range(n_min):
         block = k // record_every
         if k % record_every == 0:
-            _store_states(xs, x, lo, hi)
-            for j in range(lo, hi):
-                _record(x, out, block, j, full)
-                eaten[block, j] = 0.0
+            _record(xs, out, block, lo, m, full)
+            for jj in range(m):
+                eaten[block, lo + jj] = 0.0
         for jj in range(m):
             j = lo + jj
-            e, db = meal_minute(meal[:, j], carbs[k, j], xs[jj] + xs[CHUNK + jj], eat_rate)
+            e, planned, qsto0, food = _meal_step(
+                xs[ROW_MEAL * CHUNK + jj], xs[(ROW_MEAL + 1) * CHUNK + jj],
+                xs[(ROW_MEAL + 2) * CHUNK + jj], xs[(ROW_MEAL + 3) * CHUNK + jj],
+                carbs[k, j], xs[jj] + xs[CHUNK + jj], eat_rate)
+            xs[ROW_MEAL * CHUNK + jj] = planned
+            xs[(ROW_MEAL + 1) * CHUNK + jj] = e
+            xs[(ROW_MEAL + 2) * CHUNK + jj] = qsto0
+            xs[(ROW_MEAL + 3) * CHUNK + jj] = food
             eaten[block, j] += e
             xs[ROW_D_IN * CHUNK + jj] = 1000.0 * e
-            xs[ROW_DBAR * CHUNK + jj] = db
+            xs[ROW_DBAR * CHUNK + jj] = qsto0 + 1000.0 * food
             xs[ROW_U * CHUNK + jj] = insulin[k, j] * PMOL_PER_UNIT / ps[P_BW, jj]
         for _ in range(substeps):
             _rk4_chunk(ps, xs, h, m)
-        _store_states(xs, x, lo, hi)
-        for j in range(lo, hi):
-            _check(x, k, j, status, bad)
+        _check(xs, k, lo, m, status, bad)
     if n_min % record_every == 0:
-        for j in range(lo, hi):
-            _record(x, out, n_min // record_every, j, full)
+        _record(xs, out, n_min // record_every, lo, m, full)
+    for jj in range(m):
+        for i in range(N_STATES):
+            x[i, lo + jj] = xs[i * CHUNK + jj]
+        for i in range(N_MEAL):
+            meal[i, lo + jj] = xs[(ROW_MEAL + i) * CHUNK + jj]
 
 
 @jit(fastmath=FASTMATH, parallel=True)
@@ -137,6 +150,7 @@ _A51, _A52, _A53, _A54 = 19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, 
 _A61, _A62, _A63 = 9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0
 _A64, _A65 = 49.0 / 176.0, -5103.0 / 18656.0
 _B1, _B3, _B4, _B5, _B6 = 35.0 / 384.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0
+_MASKED = (3, 4, 5, 9, 10, 11, 12)  # states under simglucose's non-negativity mask
 # error coefficients b - b_hat
 _E1, _E3, _E4 = 71.0 / 57600.0, -71.0 / 16695.0, 71.0 / 1920.0
 _E5, _E6, _E7 = -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0
@@ -216,6 +230,9 @@ def _dopri_minute(p, j, y, d_in, u, dbar, h, rtol, atol, k, tmp, ynew):
             for i in range(N_STATES):
                 y[i] = ynew[i]
                 k[0, i] = k[6, i]  # first same as last
+            for i in _MASKED:  # as the RK4 kernel: masked states do not step below zero
+                if y[i] < 0.0:
+                    y[i] = 0.0
             if not last or step >= h:
                 h = step * factor
             else:  # a step shortened to hit the minute keeps the proposed h
@@ -231,6 +248,16 @@ def _dopri_minute(p, j, y, d_in, u, dbar, h, rtol, atol, k, tmp, ynew):
 
 
 @jit(fastmath=FASTMATH)
+def _record_one(y, out, row, j, full):
+    if full:
+        for i in range(N_STATES):
+            out[row, i, j] = y[i]
+    else:
+        out[row, 0, j] = y[12]
+        out[row, 1, j] = y[3]
+
+
+@jit(fastmath=FASTMATH)
 def _dopri_patient(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_every, out, eaten,
                    status, bad, nfev, j):
     """Adaptive DP5(4) over all minutes for patient ``j``."""
@@ -240,27 +267,33 @@ def _dopri_patient(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_ever
     tmp = np.empty(N_STATES)
     ynew = np.empty(N_STATES)
     k = np.empty((7, N_STATES))
+    ms = np.empty(N_MEAL)
     for i in range(N_STATES):
         y[i] = x[i, j]
+    for i in range(N_MEAL):
+        ms[i] = meal[i, j]
     h = 0.1
     calls = 0
     for kk in range(n_min):
         block = kk // record_every
         if kk % record_every == 0:
-            for i in range(N_STATES):
-                x[i, j] = y[i]
-            _record(x, out, block, j, full)
+            _record_one(y, out, block, j, full)
             eaten[block, j] = 0.0
-        e, db = meal_minute(meal[:, j], carbs[kk, j], y[0] + y[1], eat_rate)
+        e, db = meal_minute(ms, carbs[kk, j], y[0] + y[1], eat_rate)
         eaten[block, j] += e
         u = insulin[kk, j] * PMOL_PER_UNIT / p[P_BW, j]
         h, c = _dopri_minute(p, j, y, 1000.0 * e, u, db, h, rtol, atol, k, tmp, ynew)
         calls += c
-        for i in range(N_STATES):
-            x[i, j] = y[i]
-        _check(x, kk, j, status, bad)
+        if not np.isfinite(np.sum(y)) and status[j] < 0:
+            status[j] = kk
+            for i in range(N_STATES):
+                bad[i, j] = y[i]
     if n_min % record_every == 0:
-        _record(x, out, n_min // record_every, j, full)
+        _record_one(y, out, n_min // record_every, j, full)
+    for i in range(N_STATES):
+        x[i, j] = y[i]
+    for i in range(N_MEAL):
+        meal[i, j] = ms[i]
     nfev[j] = calls
 
 

@@ -98,23 +98,24 @@ M_QSTO_START_MG = 2  # stomach content Q_sto1 + Q_sto2 when the current meal beg
 M_FOOD_TAKEN_G = 3  # carbohydrate eaten so far in the current meal [g]
 N_MEAL = 4
 
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_ROUND = 6755399441055744.0  # 1.5 * 2**52: x + _ROUND - _ROUND rounds x to an integer
 
 
 @jit(fastmath=FASTMATH, inline="always")
 def tanh(z: float) -> float:
     """tanh with only arithmetic (no libm call, no branches), so loops over patients vectorise.
 
-    exp(2z) by Cody-Waite reduction (k = round(2z / ln2)), a degree-13 Taylor polynomial on |r| <= ln2/2 and an
-    exact power of two; absolute error about 3e-16 against ``math.tanh``.
+    exp(2z) = exp(2z / 64) ** 64: a degree-16 Taylor polynomial on |2z / 64| <= 0.625 and
+    six squarings; absolute error below 1e-14 against ``math.tanh``.
     """
-    y = 2.0 * min(max(z, -20.0), 20.0)  # tanh(20) == 1.0 in float64
-    k = (y * _LOG2E + _ROUND) - _ROUND  # round to nearest (no libm floor call)
-    r = (y - k * _LN2_HI) - k * _LN2_LO
-    e = 1.0 / 6227020800.0
+    # clamp to [-20, 20] (tanh(20) == 1.0 in float64) with selects: the builtins
+    # min/max stop LLVM from vectorising the loop over patients
+    y = 2.0 * (z if z < 20.0 else 20.0)
+    y = y if y > -40.0 else -40.0
+    r = y * 0.015625  # exp(y) = exp(y / 64) ** 64
+    e = 1.0 / 20922789888000.0
+    e = e * r + 1.0 / 1307674368000.0
+    e = e * r + 1.0 / 87178291200.0
+    e = e * r + 1.0 / 6227020800.0
     e = e * r + 1.0 / 479001600.0
     e = e * r + 1.0 / 39916800.0
     e = e * r + 1.0 / 3628800.0
@@ -125,29 +126,15 @@ def tanh(z: float) -> float:
     e = e * r + 1.0 / 120.0
     e = e * r + 1.0 / 24.0
     e = e * r + 1.0 / 6.0
-    e = e * r + 0.5
+    e = e * r + 1.0 / 2.0
     e = e * r + 1.0
     e = e * r + 1.0
-    # multiply by 2**k exactly: |k| <= 58 < 64, six binary digits, each factor 1 or base
-    a = abs(k)
-    base = 2.0 if k >= 0.0 else 0.5
-    # written out (no inner loop): the loop over patients must stay the innermost loop
-    half = (0.5 * a - 0.25 + _ROUND) - _ROUND  # floor(a / 2) for an integer a >= 0
-    e *= 1.0 + (a - 2.0 * half) * (base - 1.0)
-    base *= base
-    a = (0.5 * half - 0.25 + _ROUND) - _ROUND
-    e *= 1.0 + (half - 2.0 * a) * (base - 1.0)
-    base *= base
-    half = (0.5 * a - 0.25 + _ROUND) - _ROUND
-    e *= 1.0 + (a - 2.0 * half) * (base - 1.0)
-    base *= base
-    a = (0.5 * half - 0.25 + _ROUND) - _ROUND
-    e *= 1.0 + (half - 2.0 * a) * (base - 1.0)
-    base *= base
-    half = (0.5 * a - 0.25 + _ROUND) - _ROUND
-    e *= 1.0 + (a - 2.0 * half) * (base - 1.0)
-    base *= base
-    e *= 1.0 + half * (base - 1.0)  # the sixth digit: half is 0 or 1 here
+    e *= e
+    e *= e
+    e *= e
+    e *= e
+    e *= e
+    e *= e
     return 1.0 - 2.0 / (e + 1.0)
 
 
@@ -171,9 +158,65 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     dsafe = dbar if meal_on else 1.0
     alpha = 5.0 / (2.0 * dsafe * (1.0 - b))
     beta = 5.0 / (2.0 * dsafe * d)
-    kgut = kmin + (kmax - kmin) / 2.0 * (
-        tanh(alpha * (qsto - b * dsafe)) - tanh(beta * (qsto - d * dsafe)) + 2.0
-    )
+    z1 = alpha * (qsto - b * dsafe)
+    z2 = beta * (qsto - d * dsafe)
+    # t1 = tanh(z1), t2 = tanh(z2), as in tanh() above but written out: numba does not inline
+    # a call made from an inlined function, and a call stops the patient loop vectorising.
+    y1 = 2.0 * (z1 if z1 < 20.0 else 20.0)
+    y1 = y1 if y1 > -40.0 else -40.0
+    r1 = y1 * 0.015625  # exp(y) = exp(y / 64) ** 64
+    e1 = 1.0 / 20922789888000.0
+    e1 = e1 * r1 + 1.0 / 1307674368000.0
+    e1 = e1 * r1 + 1.0 / 87178291200.0
+    e1 = e1 * r1 + 1.0 / 6227020800.0
+    e1 = e1 * r1 + 1.0 / 479001600.0
+    e1 = e1 * r1 + 1.0 / 39916800.0
+    e1 = e1 * r1 + 1.0 / 3628800.0
+    e1 = e1 * r1 + 1.0 / 362880.0
+    e1 = e1 * r1 + 1.0 / 40320.0
+    e1 = e1 * r1 + 1.0 / 5040.0
+    e1 = e1 * r1 + 1.0 / 720.0
+    e1 = e1 * r1 + 1.0 / 120.0
+    e1 = e1 * r1 + 1.0 / 24.0
+    e1 = e1 * r1 + 1.0 / 6.0
+    e1 = e1 * r1 + 1.0 / 2.0
+    e1 = e1 * r1 + 1.0
+    e1 = e1 * r1 + 1.0
+    e1 *= e1
+    e1 *= e1
+    e1 *= e1
+    e1 *= e1
+    e1 *= e1
+    e1 *= e1
+    t1 = 1.0 - 2.0 / (e1 + 1.0)
+    y2 = 2.0 * (z2 if z2 < 20.0 else 20.0)
+    y2 = y2 if y2 > -40.0 else -40.0
+    r2 = y2 * 0.015625  # exp(y) = exp(y / 64) ** 64
+    e2 = 1.0 / 20922789888000.0
+    e2 = e2 * r2 + 1.0 / 1307674368000.0
+    e2 = e2 * r2 + 1.0 / 87178291200.0
+    e2 = e2 * r2 + 1.0 / 6227020800.0
+    e2 = e2 * r2 + 1.0 / 479001600.0
+    e2 = e2 * r2 + 1.0 / 39916800.0
+    e2 = e2 * r2 + 1.0 / 3628800.0
+    e2 = e2 * r2 + 1.0 / 362880.0
+    e2 = e2 * r2 + 1.0 / 40320.0
+    e2 = e2 * r2 + 1.0 / 5040.0
+    e2 = e2 * r2 + 1.0 / 720.0
+    e2 = e2 * r2 + 1.0 / 120.0
+    e2 = e2 * r2 + 1.0 / 24.0
+    e2 = e2 * r2 + 1.0 / 6.0
+    e2 = e2 * r2 + 1.0 / 2.0
+    e2 = e2 * r2 + 1.0
+    e2 = e2 * r2 + 1.0
+    e2 *= e2
+    e2 *= e2
+    e2 *= e2
+    e2 *= e2
+    e2 *= e2
+    e2 *= e2
+    t2 = 1.0 - 2.0 / (e2 + 1.0)
+    kgut = kmin + (kmax - kmin) / 2.0 * (t1 - t2 + 2.0)
     if not meal_on:
         kgut = kmax
     dx1 = kmax * x0 - kgut * x1
@@ -237,14 +280,18 @@ CHUNK = 32
 ROW_D_IN = 13  # eaten glucose [mg/min]
 ROW_U = 14  # s.c. insulin [pmol/kg/min]
 ROW_DBAR = 15  # meal size [mg]
-CHUNK_ROWS = 16
+ROW_MEAL = 16  # rows 16-19: the meal state (M_* order)
+CHUNK_ROWS = 20
 
 
 @jit(fastmath=FASTMATH)
 def _rk4_chunk(p, xs, h, m):
     """One RK4 step of ``h`` minutes for lanes ``0..m-1`` (m <= CHUNK) of a flat chunk array.
 
-    ``xs[i * CHUNK + j]`` is row ``i`` of lane ``j``: the 13 states, then ``ROW_D_IN``,
+    States under simglucose's non-negativity mask (G_p, G_t, I_p, I_l, I_sc1, I_sc2, G_s)
+    that would step below zero are set to zero (simglucose leaves them slightly negative
+    and frozen; NaN passes through). ``xs[i * CHUNK + j]`` is row ``i`` of lane ``j``: the
+    13 states, then ``ROW_D_IN``,
     ``ROW_U``, ``ROW_DBAR``; ``p`` is (N_PARAMS, >= m). One array with a constant stride
     lets LLVM prove the lanes independent and vectorise the loop across patients.
     """
@@ -283,16 +330,23 @@ def _rk4_chunk(p, xs, h, m):
         xs[j] = x0 + h6 * (a[0] + 2.0 * (b[0] + c[0]) + d[0])
         xs[CHUNK + j] = x1 + h6 * (a[1] + 2.0 * (b[1] + c[1]) + d[1])
         xs[2 * CHUNK + j] = x2 + h6 * (a[2] + 2.0 * (b[2] + c[2]) + d[2])
-        xs[3 * CHUNK + j] = x3 + h6 * (a[3] + 2.0 * (b[3] + c[3]) + d[3])
-        xs[4 * CHUNK + j] = x4 + h6 * (a[4] + 2.0 * (b[4] + c[4]) + d[4])
-        xs[5 * CHUNK + j] = x5 + h6 * (a[5] + 2.0 * (b[5] + c[5]) + d[5])
+        v3 = x3 + h6 * (a[3] + 2.0 * (b[3] + c[3]) + d[3])
+        xs[3 * CHUNK + j] = 0.0 if v3 < 0.0 else v3
+        v4 = x4 + h6 * (a[4] + 2.0 * (b[4] + c[4]) + d[4])
+        xs[4 * CHUNK + j] = 0.0 if v4 < 0.0 else v4
+        v5 = x5 + h6 * (a[5] + 2.0 * (b[5] + c[5]) + d[5])
+        xs[5 * CHUNK + j] = 0.0 if v5 < 0.0 else v5
         xs[6 * CHUNK + j] = x6 + h6 * (a[6] + 2.0 * (b[6] + c[6]) + d[6])
         xs[7 * CHUNK + j] = x7 + h6 * (a[7] + 2.0 * (b[7] + c[7]) + d[7])
         xs[8 * CHUNK + j] = x8 + h6 * (a[8] + 2.0 * (b[8] + c[8]) + d[8])
-        xs[9 * CHUNK + j] = x9 + h6 * (a[9] + 2.0 * (b[9] + c[9]) + d[9])
-        xs[10 * CHUNK + j] = x10 + h6 * (a[10] + 2.0 * (b[10] + c[10]) + d[10])
-        xs[11 * CHUNK + j] = x11 + h6 * (a[11] + 2.0 * (b[11] + c[11]) + d[11])
-        xs[12 * CHUNK + j] = x12 + h6 * (a[12] + 2.0 * (b[12] + c[12]) + d[12])
+        v9 = x9 + h6 * (a[9] + 2.0 * (b[9] + c[9]) + d[9])
+        xs[9 * CHUNK + j] = 0.0 if v9 < 0.0 else v9
+        v10 = x10 + h6 * (a[10] + 2.0 * (b[10] + c[10]) + d[10])
+        xs[10 * CHUNK + j] = 0.0 if v10 < 0.0 else v10
+        v11 = x11 + h6 * (a[11] + 2.0 * (b[11] + c[11]) + d[11])
+        xs[11 * CHUNK + j] = 0.0 if v11 < 0.0 else v11
+        v12 = x12 + h6 * (a[12] + 2.0 * (b[12] + c[12]) + d[12])
+        xs[12 * CHUNK + j] = 0.0 if v12 < 0.0 else v12
 
 
 @jit(fastmath=FASTMATH)
@@ -365,6 +419,23 @@ def new_meal_state(x):
 
 
 @jit(fastmath=FASTMATH)
+def _meal_step(planned_g, last_eaten_g, qsto_start_mg, food_taken_g, carbs_announced_g,
+               qsto_mg, eat_rate_g_per_min):
+    """One minute of meal logic on scalars; (eaten, planned, qsto_start, food_taken)."""
+    planned = planned_g + carbs_announced_g
+    eaten = 0.0
+    if planned > 0.0:
+        eaten = eat_rate_g_per_min if eat_rate_g_per_min < planned else planned
+        planned = planned - eaten
+        if planned < 0.0:
+            planned = 0.0
+    if eaten > 0.0 and last_eaten_g <= 0.0:
+        qsto_start_mg = qsto_mg
+        food_taken_g = 0.0
+    return eaten, planned, qsto_start_mg, food_taken_g + eaten
+
+
+@jit(fastmath=FASTMATH)
 def meal_minute(meal, carbs_announced_g, qsto_mg, eat_rate_g_per_min):
     """Advance the meal logic by one minute; return (carbs eaten [g], Dbar [mg]).
 
@@ -373,18 +444,14 @@ def meal_minute(meal, carbs_announced_g, qsto_mg, eat_rate_g_per_min):
     current stomach content ``qsto_mg`` (= Q_sto1 + Q_sto2) is remembered; the meal size
     ``Dbar`` is that content plus everything eaten since (simglucose ``T1DPatient.step``).
     """
-    planned = meal[M_PLANNED_G] + carbs_announced_g
-    eaten = 0.0
-    if planned > 0.0:
-        eaten = min(eat_rate_g_per_min, planned)
-        planned = max(0.0, planned - eaten)
-    if eaten > 0.0 and meal[M_LAST_EATEN_G] <= 0.0:
-        meal[M_QSTO_START_MG] = qsto_mg
-        meal[M_FOOD_TAKEN_G] = 0.0
-    meal[M_FOOD_TAKEN_G] += eaten
-    meal[M_LAST_EATEN_G] = eaten
+    eaten, planned, qsto0, food = _meal_step(
+        meal[M_PLANNED_G], meal[M_LAST_EATEN_G], meal[M_QSTO_START_MG], meal[M_FOOD_TAKEN_G],
+        carbs_announced_g, qsto_mg, eat_rate_g_per_min)
     meal[M_PLANNED_G] = planned
-    return eaten, meal[M_QSTO_START_MG] + 1000.0 * meal[M_FOOD_TAKEN_G]
+    meal[M_LAST_EATEN_G] = eaten
+    meal[M_QSTO_START_MG] = qsto0
+    meal[M_FOOD_TAKEN_G] = food
+    return eaten, qsto0 + 1000.0 * food
 
 
 @jit()

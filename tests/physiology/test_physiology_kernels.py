@@ -20,7 +20,7 @@ from dt1d.physiology.params import load_patient_params, patient_names
 
 def test_arithmetic_tanh_matches_math_tanh():
     for z in np.concatenate([np.linspace(-30, 30, 6001), [0.0, 1e-12, -1e-12, 19.99, 20.01]]):
-        assert abs(K.tanh(z) - math.tanh(z)) < 5e-16
+        assert abs(K.tanh(z) - math.tanh(z)) < 1e-14
 
 
 def _run(ps, xs, carbs, insulin, eat_rate=5.0, record_every=1, kernel=rk4_batch_serial):
@@ -152,5 +152,5 @@ def test_import_works_without_any_writable_cache_dir(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert float(res.stdout.strip()) == pytest.approx(math.tanh(0.5), abs=1e-15)
+    assert float(res.stdout.strip()) == pytest.approx(math.tanh(0.5), abs=1e-14)
     assert "numba cache disabled" in res.stderr
