@@ -360,7 +360,7 @@ def describe(z: np.ndarray, cov_z: np.ndarray, layout: Layout, window_labels: li
     values = layout.values(z)
     var_log = layout.log_sd**2 * np.diag(cov_z)
     names = {"gb": "basal_glucose_mg_dl", "vmx": "vmx", "kp3": "kp3", "kabs": "kabs_per_min",
-             "kmax": "kmax_per_min", "p2u": "p2u_per_min", "ksc": "ksc_per_min",
+             "kmax": "kmax_per_min", "p2u": "p2u_per_min", "ksc": "ksc_per_min", "kp2": "kp2_per_min", "vm0": "vm0_mg_per_kg_min",
              "meal_delay": "meal_delay_min"}
     params: dict[str, float] = {}
     std: dict[str, float] = {}

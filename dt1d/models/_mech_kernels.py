@@ -29,15 +29,18 @@ from dt1d.physiology.params import (
     X_QSTO2,
 )
 
-#: Augmented filter state: the 13 model states plus an unexplained glucose flux
-#: [mg/kg/min] added to dG_p/dt (the slowly drifting offset for model error).
-N_AUG = N_STATES + 1
+#: Augmented filter state: the 13 model states, an unexplained glucose flux [mg/kg/min]
+#: added to dG_p/dt (model error that moves glucose), and a slowly drifting CGM offset
+#: [mg/dL] (sensor error and model error that does not), an AR(1) process.
+N_AUG = N_STATES + 2
 I_FLUX = N_STATES
+I_BIAS = N_STATES + 1
 
 #: Augmented states that carry uncertainty in the filter: G_p, G_t, X, G_s and the flux.
-ACTIVE = (X_GP, X_GT, 6, X_GS, I_FLUX)
-#: Position of G_s within :data:`ACTIVE`.
+ACTIVE = (X_GP, X_GT, 6, X_GS, I_FLUX, I_BIAS)
+#: Positions of G_s and of the CGM offset within :data:`ACTIVE`.
 A_GS = 3
+A_BIAS = 5
 
 
 @jit(fastmath=FASTMATH)
@@ -114,7 +117,8 @@ def delayed_amount(carbs_g, row, delay_rows, delay_frac, known_until):
 
 
 @jit(fastmath=FASTMATH)
-def _transition(pw, w, xa, meal, carbs_g, insulin_u, step_min, substeps, xout, mout):
+def _transition(pw, w, xa, meal, carbs_g, insulin_u, step_min, substeps, xout, mout,
+                bias_ar):
     """Augmented state ``xa`` (N_AUG,) after one row, into ``xout``; meal state into ``mout``."""
     for i in range(N_STATES):
         xout[i] = xa[i]
@@ -122,20 +126,23 @@ def _transition(pw, w, xa, meal, carbs_g, insulin_u, step_min, substeps, xout, m
         mout[i] = meal[i]
     _advance_row(pw, w, xout, mout, carbs_g, insulin_u, xa[I_FLUX], step_min, substeps)
     xout[I_FLUX] = xa[I_FLUX]
+    xout[I_BIAS] = bias_ar * xa[I_BIAS]
 
 
 @jit(fastmath=FASTMATH)
 def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u, basal_u,
                     glucose, step_min, substeps, horizon_rows, future_inputs, q_diag, r_var,
-                    p0_diag, fd_scale, flux_decay, out):
+                    p0_diag, fd_scale, flux_decay, bias_ar, out):
     """Extended Kalman filter along the record and forecasts from every row into ``out`` (n, k).
 
     ``win`` has ``n + max(horizon_rows)`` entries (the windows of the forecast rows too).
     At row t the filter assimilates the CGM reading of t (NaN: none), then the model runs
     ``horizon_rows[j]`` rows ahead from the filtered state with the inputs known at t: row
     t's insulin, then basal ``basal_u[t]`` per row, and the carbs recorded up to t moved by
-    the meal delay (all the record's inputs when ``future_inputs``). The flux state is
-    multiplied by ``flux_decay`` per forecast row. Rows before the first reading get NaN.
+    the meal delay (all the record's inputs when ``future_inputs``). The flux is multiplied
+    by ``flux_decay`` per forecast row, the CGM offset by ``bias_ar`` per row (its AR(1)
+    coefficient). A forecast is ``G_s / V_G`` plus the offset. Rows before the first
+    reading get NaN.
 
     The covariance lives on the :data:`ACTIVE` states only (``q_diag``, ``p0_diag`` and the
     forward-difference steps ``fd_scale`` are per active state): the gut and insulin
@@ -181,11 +188,13 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
                     P[i, i] = p0_diag[i]
                 started = True
             else:
-                s = P[A_GS, A_GS] / (vg * vg) + r_var
-                nu = g - xa[X_GS] / vg
+                # H = dy/dx_active: 1/V_G on G_s, 1 on the offset
+                s = (P[A_GS, A_GS] / (vg * vg) + 2.0 * P[A_GS, A_BIAS] / vg
+                     + P[A_BIAS, A_BIAS] + r_var)
+                nu = g - xa[X_GS] / vg - xa[I_BIAS]
                 for i in range(n_act):
-                    gain[i] = P[i, A_GS] / vg / s
-                    row_p[i] = P[A_GS, i] / vg
+                    row_p[i] = P[A_GS, i] / vg + P[A_BIAS, i]
+                    gain[i] = row_p[i] / s
                 for i in range(n_act):
                     xa[ACTIVE[i]] += gain[i] * nu
                 for i in range(n_act):
@@ -206,6 +215,7 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
             for i in range(meal.shape[0]):
                 mf[i] = meal[i]
             flux = xa[I_FLUX]
+            bias = xa[I_BIAS]
             known = n - 1 if future_inputs else t
             for r in range(1, max_h + 1):
                 row = t + r - 1
@@ -217,21 +227,24 @@ def kalman_forecast(pw, win, x_init, carbs_g, delay_rows, delay_frac, insulin_u,
                 wr = win[row]
                 _advance_row(pw, wr, xf, mf, c, u, flux, step_min, substeps)
                 flux *= flux_decay
+                bias *= bias_ar
                 for j in range(k_out):
                     if horizon_rows[j] == r:
-                        out[t, j] = xf[X_GS] / pw[wr, P_VG]
+                        out[t, j] = xf[X_GS] / pw[wr, P_VG] + bias
         else:
             for j in range(k_out):
                 out[t, j] = np.nan
         # -- time update: propagate the state and its covariance through row t -----------
         c_t = delayed_amount(carbs_g, t, delay_rows, delay_frac, t)
-        _transition(pw, w, xa, meal, c_t, insulin_u[t], step_min, substeps, base, mbase)
+        _transition(pw, w, xa, meal, c_t, insulin_u[t], step_min, substeps, base, mbase,
+                    bias_ar)
         if started:
             for i in range(n_act):
                 for j in range(N_AUG):
                     pert[j] = xa[j]
                 pert[ACTIVE[i]] += fd_scale[i]
-                _transition(pw, w, pert, meal, c_t, insulin_u[t], step_min, substeps, xp, mtmp)
+                _transition(pw, w, pert, meal, c_t, insulin_u[t], step_min, substeps, xp, mtmp,
+                            bias_ar)
                 for j in range(n_act):
                     F[j, i] = (xp[ACTIVE[j]] - base[ACTIVE[j]]) / fd_scale[i]
             for i in range(n_act):

@@ -20,9 +20,11 @@ from dt1d.physiology.params import (
     P_KE1,
     P_KE2,
     P_KMAX,
+    P_KP2,
     P_KP3,
     P_KSC,
     P_P2U,
+    P_VM0,
     P_VMX,
     PARAM_FIELDS,
     load_patient_params,
@@ -43,6 +45,8 @@ ESTIMATED: tuple[tuple[str, int], ...] = (
     ("kmax", P_KMAX),
     ("p2u", P_P2U),
     ("ksc", P_KSC),
+    ("kp2", P_KP2),
+    ("vm0", P_VM0),
 )
 
 #: Whether a meal delay (minutes between the recorded carbs and their arrival in the

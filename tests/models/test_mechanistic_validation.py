@@ -26,9 +26,9 @@ def test_recovers_known_parameters_within_their_uncertainty() -> None:
     layout = _mech_fit.make_layout("adult", 3)
     base = _mech_priors.base_vector("adult")
     rng = np.random.default_rng(11)
-    # a plausible person (glucose 90-205 mg/dL on this meal plan), in prior SDs: basal
-    # glucose, Vmx, kp3, kabs, kmax, p2u, ksc, meal delay, three window deviations
-    z_true = np.array([0.3, 0.3, -0.3, 0.4, -0.3, 0.3, -0.3, 0.3, 0.5, -0.4, 0.2])
+    # a plausible person, in prior SDs: basal glucose, Vmx, kp3, kabs, kmax, p2u, ksc, kp2,
+    # Vm0, meal delay, three window deviations
+    z_true = np.array([0.3, 0.3, -0.3, 0.4, -0.3, 0.3, -0.3, 0.2, -0.2, 0.3, 0.5, -0.4, 0.2])
     assert layout.size == len(z_true)
     weight, basal_u_per_min = 80.0, 0.022
     pw, x0 = _mech_fit.model_from_z(z_true, layout, base, weight, basal_u_per_min)
@@ -41,6 +41,7 @@ def test_recovers_known_parameters_within_their_uncertainty() -> None:
     delay = _mech_fit.meal_delay_of(z_true, layout)
     # the truth at 1-minute RK4 steps, the fit at 2.5 minutes
     K.replay(pw, win, x0, _mech_fit.delay_rows(carbs, delay, 5), insulin, 5, 5, truth)
+    assert 70 < truth.min() and truth.max() < 250  # a plausible person
     glucose = truth + ar1_noise(len(index), rng, NOISE_SD, 0.8)
     record = validate(pd.DataFrame({"glucose": glucose, "carbs": carbs, "insulin": insulin},
                                    index=index))

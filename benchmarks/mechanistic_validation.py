@@ -1,0 +1,273 @@
+"""Validation report of the mechanistic twin (issue 4): run ``python -m benchmarks.mechanistic_validation``.
+
+Sections: (1) sensitivity and identifiability of the candidate parameters, (2) recovery
+of known parameters on patients built from the twin's own structure, (3) held-out
+forecasts on dt1d.sim virtual patients (fit 7 days, forecast 3), (4) the real ReplayBG
+record (fit day 1, forecast day 2), (5) speed. Prints a Markdown report (``--out`` writes
+it to a file too). ``--quick`` shrinks every study. Threads: 1 (numba, BLAS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "real"
+#: Patients of the held-out study: none of them was used to tune the Kalman filter
+#: (tuned on adult#002, adolescent#004, child#003, adult#007 with seeds 200-203).
+HELD_OUT = ("adult#001", "adult#005", "adult#009", "adolescent#001", "adolescent#006",
+            "child#001", "child#008")
+#: Candidate parameters screened by the sensitivity analysis: kernel-vector field names.
+CANDIDATES = ("vmx_mg_per_kg_min_per_pmol_per_l", "kp3_mg_per_kg_min_per_pmol_per_l",
+              "kabs_per_min", "kmax_per_min", "f_frac", "p2u_per_min", "ksc_per_min",
+              "kp2_per_min", "vm0_mg_per_kg_min", "ki_per_min", "kd_per_min", "ka2_per_min",
+              "kmin_per_min", "b_frac", "d_frac", "k1_per_min", "k2_per_min")
+
+
+def _standard_day(days: int = 1):
+    """Carbs and insulin per 5-min row of a plain day: 50/70/80 g meals with boluses."""
+    n = 288 * days
+    carbs = np.zeros(n)
+    for d in range(days):
+        for hour, grams in ((7.5, 50.0), (12.5, 70.0), (19.0, 80.0)):
+            carbs[d * 288 + int(hour * 12)] = grams
+    return carbs, carbs / 10.0
+
+
+def sensitivity_table(age_group: str = "adult") -> pd.DataFrame:
+    """Glucose sensitivity to each candidate, per prior SD, and its collinearity with the rest."""
+    from dt1d.models import _mech_fit, _mech_priors
+    from dt1d.models import _mech_kernels as K
+    from dt1d.physiology.params import PARAM_FIELDS
+
+    base = _mech_priors.base_vector(age_group)
+    group = _mech_priors._group_matrix(age_group)
+    carbs, bolus = _standard_day()
+    basal = 0.02
+    insulin = bolus + basal * 5
+    n = len(carbs)
+    win = np.zeros(n, np.int64)
+
+    def run(p: np.ndarray, gb: float = 140.0) -> np.ndarray:
+        p = p.copy()
+        p[0] = 75.0
+        x0 = _mech_fit.equilibrate(p, basal, gb)
+        out = np.empty(n)
+        K.replay(np.ascontiguousarray(p[None, :]), win, x0, carbs, insulin, 5, 2, out)
+        return out
+
+    ref = run(base)
+    cols: dict[str, np.ndarray] = {}
+    eps = 0.05
+    for field in CANDIDATES:
+        i = PARAM_FIELDS.index(field)
+        sd = float(np.log(group[:, i]).std(ddof=1)) or 0.1  # f is 0.9 for everyone
+        p = base.copy()
+        p[i] *= np.exp(eps * sd)
+        cols[field] = (run(p) - ref) / eps  # mg/dL per prior SD
+    cols["basal_glucose (EGP_b)"] = (run(base, 140.0 * np.exp(eps * 0.4)) - ref) / eps
+    S = pd.DataFrame(cols)
+    chosen = ["vmx_mg_per_kg_min_per_pmol_per_l", "kp3_mg_per_kg_min_per_pmol_per_l",
+              "kabs_per_min", "kmax_per_min", "p2u_per_min", "ksc_per_min", "kp2_per_min",
+              "vm0_mg_per_kg_min", "basal_glucose (EGP_b)"]
+
+    def gamma(names: list[str]) -> float:
+        A = S[names].to_numpy()
+        norms = np.linalg.norm(A, axis=0)
+        if (norms == 0).any():
+            return float("inf")  # a parameter without any effect is not identifiable
+        A = A / norms
+        return float(1.0 / np.sqrt(max(np.linalg.eigvalsh(A.T @ A).min(), 1e-300)))
+
+    rows = []
+    for name in S.columns:
+        others = [c for c in chosen if c != name]
+        rows.append({
+            "parameter": name,
+            "rms_sensitivity_mg_dl_per_sd": float(np.sqrt(np.mean(S[name] ** 2))),
+            "chosen": name in chosen,
+            "collinearity_with_chosen": gamma(others + [name]),
+        })
+    table = pd.DataFrame(rows).sort_values("rms_sensitivity_mg_dl_per_sd", ascending=False)
+    table.attrs["gamma_chosen"] = gamma(chosen)
+    return table
+
+
+def recovery_study(n_people: int, days: int, seed: int = 0) -> pd.DataFrame:
+    """Fit people built from the twin's structure with known parameters (AR(1) noise, 8 mg/dL)."""
+    from dt1d.data import validate
+    from dt1d.metrics import rmse
+    from dt1d.models import _mech_fit, _mech_priors
+    from dt1d.models import _mech_kernels as K
+    from dt1d.models.mechanistic import MechanisticModel
+
+    layout = _mech_fit.make_layout("adult", 3)
+    base = _mech_priors.base_vector("adult")
+    rng = np.random.default_rng(seed)
+    rows = []
+    while len(rows) < n_people:
+        z_true = np.clip(rng.normal(0.0, 0.4, layout.size), -1.0, 1.0)
+        pw, x0 = _mech_fit.model_from_z(z_true, layout, base, 80.0, 0.022)
+        carbs = np.zeros(days * 288)
+        for d in range(days):
+            for hour, grams in ((7.5, 45.0), (12.5, 70.0), (19.0, 80.0)):
+                carbs[d * 288 + int((hour * 60 + rng.normal(0, 30)) // 5)] = grams + rng.normal(0, 10)
+        insulin = carbs / 10.0 * rng.uniform(0.8, 1.2, len(carbs)) + 0.022 * 5
+        index = pd.date_range("2026-03-02", periods=len(carbs), freq="5min", name="time")
+        win = MechanisticModel._windows(index, 0, 5)
+        truth = np.empty(len(carbs))
+        delay = _mech_fit.meal_delay_of(z_true, layout)
+        K.replay(pw, win, x0, _mech_fit.delay_rows(carbs, delay, 5), insulin, 5, 5, truth)
+        if not (60 < truth.min() and truth.max() < 300):
+            continue  # not a plausible person on this meal plan
+        e = np.zeros(len(carbs))
+        for k in range(1, len(e)):
+            e[k] = 0.8 * e[k - 1] + rng.normal(0, 8.0 * 0.6)
+        record = validate(pd.DataFrame({"glucose": truth + e, "carbs": carbs, "insulin": insulin},
+                                       index=index))
+        model = MechanisticModel(body_weight_kg=80.0, basal_u_per_h=0.022 * 60).fit(record)
+        sd = np.sqrt(np.diag(model.theta_cov_))
+        rows.append({
+            "person": len(rows) + 1,
+            "inside_95pct": float(np.mean(np.abs(model.theta_ - z_true) <= 1.96 * sd)),
+            "fit_rmse_mg_dl": model.fit_report_["rmse_mg_dl"],
+            "noise_sd_mg_dl": float(np.std(e)),
+            "replay_vs_truth_rmse": rmse(truth, model.fitted_glucose_),
+            "fit_s": model.fit_report_["seconds"],
+        })
+    return pd.DataFrame(rows)
+
+
+def held_out_study(patients: tuple[str, ...], train_days: int, test_days: int) -> pd.DataFrame:
+    """dt1d.sim patients: fit ``train_days``, forecast ``test_days`` beside the baselines."""
+    from dt1d import sim
+    from dt1d.data import make_target
+    from dt1d.metrics import rmse
+    from dt1d.models.baselines import LinearModel, PersistenceModel
+    from dt1d.models.mechanistic import MechanisticModel
+
+    rows = []
+    for i, name in enumerate(patients):
+        p = sim.virtual_patient(name)
+        rec = sim.simulate(p, "random", days=train_days + test_days, seed=100 + i)
+        train, test = rec.iloc[: train_days * 288], rec.iloc[train_days * 288 :]
+        y = make_target(train, [30, 60])
+        y_cgm = make_target(test, [30, 60]).to_numpy()
+        y_true = make_target(test.assign(glucose=test["glucose_true_sc"]), [30, 60]).to_numpy()
+        twin = MechanisticModel(body_weight_kg=p.body_weight_kg, age_group=name.split("#")[0])
+        start = time.process_time()
+        twin.fit(train, y)
+        fit_s = time.process_time() - start
+        for label, model in (("mechanistic", twin), ("persistence", PersistenceModel().fit(train, y)),
+                             ("linear", LinearModel().fit(train, y))):
+            pred = model.predict(test)
+            rows.append({"patient": name, "model": label,
+                         "rmse30_cgm": rmse(y_cgm[:, 0], pred[:, 0]),
+                         "rmse60_cgm": rmse(y_cgm[:, 1], pred[:, 1]),
+                         "rmse30_true": rmse(y_true[:, 0], pred[:, 0]),
+                         "rmse60_true": rmse(y_true[:, 1], pred[:, 1]),
+                         "fit_cpu_s": fit_s if label == "mechanistic" else np.nan})
+    return pd.DataFrame(rows)
+
+
+def real_study() -> dict[str, float]:
+    """Fit day 1 of the real record, replay it, forecast day 2 beside the baselines."""
+    from dt1d.data import make_target, read_replaybg
+    from dt1d.metrics import mard, rmse
+    from dt1d.models.baselines import LinearModel, PersistenceModel
+    from dt1d.models.mechanistic import MechanisticModel
+
+    day1 = read_replaybg(REAL / "data_day_1.csv")
+    day2 = read_replaybg(REAL / "data_day_2.csv")
+    y1 = make_target(day1, [30, 60])
+    twin = MechanisticModel(body_weight_kg=100.0, basal_u_per_h=0.2440484700275897 * 6.0)
+    start, cpu = time.perf_counter(), time.process_time()
+    twin.fit(day1, y1)
+    out = {"fit_wall_s": time.perf_counter() - start, "fit_cpu_s": time.process_time() - cpu}
+    replay = twin.simulate(day1)
+    out["replay_rmse"] = rmse(day1["glucose"], replay["glucose"])
+    out["replay_mard"] = mard(day1["glucose"], replay["glucose"])
+    both = pd.concat([day1, day2])
+    y = make_target(both, [30, 60]).to_numpy()
+    on2 = np.arange(len(both)) >= len(day1)
+    for label, model in (("mechanistic", twin), ("persistence", PersistenceModel().fit(day1, y1)),
+                         ("linear", LinearModel().fit(day1, y1))):
+        pred = model.predict(both)
+        out[f"{label}_rmse30"] = rmse(y[on2, 0], pred[on2, 0])
+        out[f"{label}_rmse60"] = rmse(y[on2, 1], pred[on2, 1])
+    out.update({f"param_{k}": v for k, v in twin.params_.items()})
+    return out
+
+
+def speed_study() -> dict[str, float]:
+    """CPU seconds of MAP fits (1 and 14 days) and 30-minute forecasts per CPU second."""
+    from dt1d.data import make_target
+    from dt1d.models.mechanistic import MechanisticModel
+    from dt1d.testing import make_synthetic_record
+
+    record = make_synthetic_record(days=14, seed=2)
+    kw = {"body_weight_kg": 70.0, "basal_u_per_h": 1.0}
+    MechanisticModel(**kw, n_starts=1).fit(record.iloc[:144]).predict(record.iloc[:24])
+    out = {}
+    for days in (1, 14):
+        cpu = []
+        for _ in range(3):
+            start = time.process_time()
+            MechanisticModel(**kw).fit(record.iloc[: days * 288])
+            cpu.append(time.process_time() - start)
+        out[f"fit_{days}d_cpu_s"] = min(cpu)
+    model = MechanisticModel(**kw, n_starts=1).fit(record.iloc[:288], make_target(record.iloc[:288], 30))
+    model.predict(record.iloc[:12])
+    cpu = []
+    for _ in range(3):
+        start = time.process_time()
+        model.predict(record)
+        cpu.append(time.process_time() - start)
+    out["forecasts_30min_per_cpu_s"] = len(record) / min(cpu)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every study and print the Markdown report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small studies (a smoke run)")
+    parser.add_argument("--out", type=Path, help="also write the report here")
+    args = parser.parse_args(argv)
+    import numba
+
+    numba.set_num_threads(1)
+    parts = ["# Mechanistic twin: validation report\n"]
+    sens = sensitivity_table()
+    parts += ["## 1. Sensitivity and identifiability (adult base patient, standard day)\n",
+              sens.to_markdown(index=False, floatfmt=".3g"),
+              f"\nCollinearity index of the chosen set: {sens.attrs['gamma_chosen']:.3g}\n"]
+    rec = recovery_study(2 if args.quick else 6, 3 if args.quick else 4)
+    parts += ["## 2. Recovery of known parameters\n", rec.to_markdown(index=False, floatfmt=".3g"),
+              f"\nMean fraction inside the 95 % interval: {rec['inside_95pct'].mean():.2f}\n"]
+    patients = HELD_OUT[:2] if args.quick else HELD_OUT
+    held = held_out_study(patients, 3 if args.quick else 7, 1 if args.quick else 3)
+    summary = held.groupby("model")[["rmse30_cgm", "rmse60_cgm", "rmse30_true", "rmse60_true"]].mean()
+    parts += ["## 3. Held-out forecasts on dt1d.sim patients\n", held.to_markdown(index=False, floatfmt=".3g"),
+              "\nMean over patients:\n", summary.to_markdown(floatfmt=".3g"), ""]
+    if REAL.is_dir():
+        real = real_study()
+        parts += ["## 4. Real record (ReplayBG example)\n",
+                  pd.Series(real).to_frame("value").to_markdown(floatfmt=".4g"), ""]
+    parts += ["## 5. Speed (one thread)\n", pd.Series(speed_study()).to_frame("value").to_markdown(floatfmt=".4g")]
+    report = "\n".join(parts) + "\n"
+    sys.stdout.write(report)
+    if args.out:
+        args.out.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
