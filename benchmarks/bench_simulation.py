@@ -64,6 +64,16 @@ def _cohort_names(n: int) -> list[str]:
     return [names[i % len(names)] for i in range(n)]
 
 
+def _cohort_patients(n: int) -> list:
+    """``n`` patients cycling through the 30, renamed so that every patient_id is unique."""
+    import attrs
+
+    from dt1d.sim import virtual_patient
+
+    return [attrs.evolve(virtual_patient(name), name=f"{name}-{i:04d}")
+            for i, name in enumerate(_cohort_names(n))]
+
+
 def _best_seconds(fn, repeat: int, number: int) -> float:
     best = np.inf
     for _ in range(repeat):
@@ -189,18 +199,19 @@ class CohortMemory:
 
         set_threads(sim_threads())
         simulate_cohort(_cohort_names(2), None, days=1, seed=0)  # compile / load kernels
+        self.patients = _cohort_patients(COHORT[0])
 
     def peakmem_cohort_1000_patients_14_days(self):
         from dt1d.sim import Scenario, simulate_cohort
 
         n, days = COHORT
-        simulate_cohort(_cohort_names(n), Scenario.daily(MEALS, days), days=days, seed=1)
+        simulate_cohort(self.patients, Scenario.daily(MEALS, days), days=days, seed=1)
 
     def time_cohort_1000_patients_14_days(self):
         from dt1d.sim import Scenario, simulate_cohort
 
         n, days = COHORT
-        simulate_cohort(_cohort_names(n), Scenario.daily(MEALS, days), days=days, seed=1)
+        simulate_cohort(self.patients, Scenario.daily(MEALS, days), days=days, seed=1)
 
 
 class VersusSimglucose:

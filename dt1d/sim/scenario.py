@@ -71,11 +71,8 @@ class Scenario:
         times = [m.time_min for m in self.meals] + [e.time_min for e in self.insulin]
         return max(times) + 1 if times else 0
 
-    def per_minute(self, n_minutes: int) -> tuple[np.ndarray, np.ndarray]:
-        """Announced carbs [g] and extra bolus [U] per minute over ``n_minutes`` minutes.
-
-        Raises ValueError when an event lies at or after the end of the simulation.
-        """
+    def check_within(self, n_minutes: int) -> None:
+        """Raise ValueError naming the first event at or after minute ``n_minutes``."""
         if self.end_min > n_minutes:
             late = [m for m in self.meals if m.time_min >= n_minutes]
             late_ins = [e for e in self.insulin if e.time_min >= n_minutes]
@@ -85,6 +82,13 @@ class Scenario:
                 f"{first.time_min}, but the simulation covers minutes 0-{n_minutes - 1} "
                 f"({n_minutes / MINUTES_PER_DAY:g} days); simulate more days or drop the event"
             )
+
+    def per_minute(self, n_minutes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Announced carbs [g] and extra bolus [U] per minute over ``n_minutes`` minutes.
+
+        Raises ValueError when an event lies at or after the end of the simulation.
+        """
+        self.check_within(n_minutes)
         carbs = np.zeros(n_minutes)
         bolus = np.zeros(n_minutes)
         for m in self.meals:

@@ -175,14 +175,7 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
     batch = Batch.create(pts, x0, method=method, eat_rate_g_per_min=eat_rate_g_per_min,
                          rk4_step_min=rk4_step_min, start=start_ts)
 
-    # announced carbs and extra boluses per minute: (n_min, n), checked against the end
-    carbs = np.empty((n_min, n))
-    extra = np.empty((n_min, n))
-    for j, sc in enumerate(scenarios):
-        carbs[:, j], extra[:, j] = sc.per_minute(n_min)
-    if pump is not None and extra.any():
-        extra[:] = pump.deliver(np.zeros_like(extra), extra)[1]
-
+    inputs = _DayInputs(scenarios, n_min, pump)
     noise = np.zeros((n_steps, n))
     if sensor is not None:
         if sensor.simglucose_compat:
@@ -191,17 +184,47 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
             rngs = [np.random.default_rng([entropy, j, 0]) for j in range(n)]
         noise = sensor.noise(n_steps, step_min, rngs)
 
-    rec = {c: np.empty((n_steps, n)) for c in RECORD_COLUMNS}
+    # (n_steps, n) views of patient-major arrays: the long frame needs no transposed copy
+    rec = {c: np.empty((n, n_steps)).T for c in RECORD_COLUMNS}
     vg = batch.p[P_VG]
-    carbs_step = carbs.reshape(n_steps, step_min, n)
-    extra_step = extra.reshape(n_steps, step_min, n)
     if controller is None:
-        _open_loop(batch, pts, pump, carbs_step, extra_step, rec, step_min)
+        _open_loop(batch, pts, pump, inputs, rec, step_min)
     else:
-        _closed_loop(batch, pts, controller, sensor, pump, noise, carbs_step, extra_step,
-                     rec, step_min, start_ts)
+        _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_min,
+                     start_ts)
     _fill_glucose(rec, sensor, noise, vg)
     return _long_frame(rec, ids, start_ts, step_min)
+
+
+class _DayInputs:
+    """Scenario events of a cohort kept sparse; dense per-minute arrays one day at a time."""
+
+    def __init__(self, scenarios: list[Scenario], n_min: int, pump: InsulinPump | None):
+        for sc in scenarios:
+            sc.check_within(n_min)
+        self.n, self.n_min = len(scenarios), n_min
+        self.meal_t = np.array([m.time_min for sc in scenarios for m in sc.meals], dtype=int)
+        self.meal_j = np.array([j for j, sc in enumerate(scenarios) for _ in sc.meals],
+                               dtype=int)
+        self.meal_g = np.array([m.carbs_g for sc in scenarios for m in sc.meals], dtype=float)
+        self.ins_t = np.array([e.time_min for sc in scenarios for e in sc.insulin], dtype=int)
+        self.ins_j = np.array([j for j, sc in enumerate(scenarios) for _ in sc.insulin],
+                              dtype=int)
+        self.ins_u = np.array([e.bolus_u for sc in scenarios for e in sc.insulin], dtype=float)
+        if pump is not None and self.ins_u.size:
+            self.ins_u = pump.deliver(np.zeros_like(self.ins_u), self.ins_u)[1]
+
+    def days(self, step_min: int):
+        """Yield (first step, announced carbs (m, n) [g], extra bolus (m, n) [U/min])."""
+        for m0 in range(0, self.n_min, MINUTES_PER_DAY):
+            m1 = min(self.n_min, m0 + MINUTES_PER_DAY)
+            carbs = np.zeros((m1 - m0, self.n))
+            extra = np.zeros((m1 - m0, self.n))
+            sel = (self.meal_t >= m0) & (self.meal_t < m1)
+            np.add.at(carbs, (self.meal_t[sel] - m0, self.meal_j[sel]), self.meal_g[sel])
+            sel = (self.ins_t >= m0) & (self.ins_t < m1)
+            np.add.at(extra, (self.ins_t[sel] - m0, self.ins_j[sel]), self.ins_u[sel])
+            yield m0 // step_min, carbs, extra
 
 
 def _scenarios(scenario, n: int, days: float, entropy: int) -> list[Scenario]:
@@ -223,29 +246,24 @@ def _scenarios(scenario, n: int, days: float, entropy: int) -> list[Scenario]:
     return scenarios
 
 
-def _open_loop(batch, pts, pump, carbs_step, extra_step, rec, step_min) -> None:
+def _open_loop(batch, pts, pump, inputs, rec, step_min) -> None:
     """No controller: each patient's basal rate and the scenario's boluses; one kernel run
     per day, no Python per step."""
     basal_u_per_h = np.array([p.basal_insulin_u_per_h for p in pts])
     if pump is not None:
         basal_u_per_h = pump.deliver(basal_u_per_h, np.zeros_like(basal_u_per_h))[0]
-    n_steps = carbs_step.shape[0]
-    per_day = MINUTES_PER_DAY // step_min
-    for s0 in range(0, n_steps, per_day):
-        s1 = min(n_steps, s0 + per_day)
-        carbs = carbs_step[s0:s1].reshape(-1, batch.n)
-        bolus = extra_step[s0:s1].reshape(-1, batch.n)
-        insulin = basal_u_per_h / 60.0 + bolus
-        out, eaten = batch.advance(carbs, insulin, step_min, False)
+    for s0, carbs, extra in inputs.days(step_min):
+        s1 = s0 + carbs.shape[0] // step_min
+        out, eaten = batch.advance(carbs, basal_u_per_h / 60.0 + extra, step_min, False)
         rec["glucose_true_sc"][s0:s1] = out[:-1, 0] / batch.p[P_VG]
         rec["glucose_true_plasma"][s0:s1] = out[:-1, 1] / batch.p[P_VG]
         rec["carbs"][s0:s1] = eaten
-        rec["bolus"][s0:s1] = extra_step[s0:s1].sum(axis=1)
+        rec["bolus"][s0:s1] = extra.reshape(s1 - s0, step_min, batch.n).sum(axis=1)
         rec["basal"][s0:s1] = basal_u_per_h / 60.0 * step_min
 
 
-def _closed_loop(batch, pts, controller, sensor, pump, noise, carbs_step, extra_step, rec,
-                 step_min, start) -> None:
+def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_min,
+                 start) -> None:
     """A controller decides every step from the CGM reading and the announced carbs."""
     vg = batch.p[P_VG]
     fast = isinstance(controller, BasalBolusController)
@@ -256,32 +274,36 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, carbs_step, extra_
             controller.reset()
         policy = as_policy(controller)
     insulin = np.empty((step_min, batch.n))
-    for s in range(carbs_step.shape[0]):
-        gsc = batch.x[12] / vg
-        rec["glucose_true_sc"][s] = gsc
-        rec["glucose_true_plasma"][s] = batch.x[3] / vg
-        cgm = gsc if sensor is None else sensor.measure(gsc, noise[s])
-        announced = carbs_step[s].sum(axis=0)
-        if fast:
-            basal, bolus = controller.policy_batch(cgm, announced, *therapy)
-        else:
-            time = start + pd.Timedelta(minutes=s * step_min)
-            actions = [policy(Observation(time, s * step_min, float(cgm[j]),
-                                          float(announced[j]), step_min, pts[j]))
-                       for j in range(batch.n)]
-            basal = np.array([a.basal_u_per_h for a in actions])
-            bolus = np.array([a.bolus_u for a in actions])
-        if pump is not None:
-            basal, bolus = pump.deliver(basal, bolus)
-        else:
-            _check_doses(basal, bolus)
-        insulin[:] = basal / 60.0
-        insulin[0] += bolus
-        insulin += extra_step[s]
-        _, eaten = batch.advance(carbs_step[s], insulin, step_min, False)
-        rec["carbs"][s] = eaten[0]
-        rec["bolus"][s] = bolus + extra_step[s].sum(axis=0)
-        rec["basal"][s] = basal / 60.0 * step_min
+    for s0, carbs_day, extra_day in inputs.days(step_min):
+        carbs_step = carbs_day.reshape(-1, step_min, batch.n)
+        extra_step = extra_day.reshape(-1, step_min, batch.n)
+        for i in range(carbs_step.shape[0]):
+            s = s0 + i
+            gsc = batch.x[12] / vg
+            rec["glucose_true_sc"][s] = gsc
+            rec["glucose_true_plasma"][s] = batch.x[3] / vg
+            cgm = gsc if sensor is None else sensor.measure(gsc, noise[s])
+            announced = carbs_step[i].sum(axis=0)
+            if fast:
+                basal, bolus = controller.policy_batch(cgm, announced, *therapy)
+            else:
+                time = start + pd.Timedelta(minutes=s * step_min)
+                actions = [policy(Observation(time, s * step_min, float(cgm[j]),
+                                              float(announced[j]), step_min, pts[j]))
+                           for j in range(batch.n)]
+                basal = np.array([a.basal_u_per_h for a in actions])
+                bolus = np.array([a.bolus_u for a in actions])
+            if pump is not None:
+                basal, bolus = pump.deliver(basal, bolus)
+            else:
+                _check_doses(basal, bolus)
+            insulin[:] = basal / 60.0
+            insulin[0] += bolus
+            insulin += extra_step[i]
+            _, eaten = batch.advance(carbs_step[i], insulin, step_min, False)
+            rec["carbs"][s] = eaten[0]
+            rec["bolus"][s] = bolus + extra_step[i].sum(axis=0)
+            rec["basal"][s] = basal / 60.0 * step_min
 
 
 def _check_doses(basal: np.ndarray, bolus: np.ndarray) -> None:
@@ -306,5 +328,5 @@ def _long_frame(rec, ids: list[str], start: pd.Timestamp, step_min: int) -> pd.D
     data = {"patient_id": pd.Categorical.from_codes(np.repeat(np.arange(n), n_steps),
                                                     categories=ids)}
     for c in RECORD_COLUMNS:
-        data[c] = rec[c].T.reshape(-1)
+        data[c] = np.ascontiguousarray(rec[c].T).reshape(-1)  # a view when patient-major
     return pd.DataFrame(data, index=index)
