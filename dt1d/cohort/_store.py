@@ -120,16 +120,20 @@ class SummaryWriter:
         self.every_s = every_s
         self.rows: list[dict[str, Any]] = []
         self._last = time.monotonic()
+        self._interval = every_s
 
     def add(self, row: dict[str, Any]) -> None:
         """Keep ``row``; rewrite the summary when the last write is old enough."""
         self.rows.append(row)
-        if self.out_dir is not None and time.monotonic() - self._last >= self.every_s:
+        if self.out_dir is not None and time.monotonic() - self._last >= self._interval:
             self.flush()
 
     def flush(self) -> None:
         """Write the summary now (no-op without an output folder)."""
         if self.out_dir is None:
             return
+        start = time.monotonic()
         write_summary(table_from_rows(self.rows, keep_twins=False), self.out_dir)
         self._last = time.monotonic()
+        # a large cohort's summary takes a while to write: spend at most ~10 % of the time on it
+        self._interval = max(self.every_s, 10.0 * (self._last - start))
