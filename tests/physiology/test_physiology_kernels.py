@@ -68,9 +68,11 @@ def _cohort(n, seed):
     return P, X, carbs, insulin
 
 
-def test_batch_kernel_equals_single_patient_runs_bit_for_bit():
-    n = 2 * CHUNK + 5  # full chunks and a partial one
-    P, X, carbs, insulin = _cohort(n, 1)
+@settings(deadline=None, max_examples=8)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 2 * CHUNK + 5))
+def test_batch_kernel_equals_single_patient_runs_bit_for_bit(seed, n):
+    """Parallel chunks of vectorised lanes == each patient alone on the serial kernel."""
+    P, X, carbs, insulin = _cohort(n, seed)
     out, eaten = _run(P, X, carbs, insulin, kernel=rk4_batch)  # parallel chunks
     for j in range(n):
         o1, e1 = _run(P[:, j:j + 1], X[:, j:j + 1], carbs[:, j:j + 1], insulin[:, j:j + 1])
