@@ -160,62 +160,8 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     beta = 5.0 / (2.0 * dsafe * d)
     z1 = alpha * (qsto - b * dsafe)
     z2 = beta * (qsto - d * dsafe)
-    # t1 = tanh(z1), t2 = tanh(z2), as in tanh() above but written out: numba does not inline
-    # a call made from an inlined function, and a call stops the patient loop vectorising.
-    y1 = 2.0 * (z1 if z1 < 20.0 else 20.0)
-    y1 = y1 if y1 > -40.0 else -40.0
-    r1 = y1 * 0.015625  # exp(y) = exp(y / 64) ** 64
-    e1 = 1.0 / 20922789888000.0
-    e1 = e1 * r1 + 1.0 / 1307674368000.0
-    e1 = e1 * r1 + 1.0 / 87178291200.0
-    e1 = e1 * r1 + 1.0 / 6227020800.0
-    e1 = e1 * r1 + 1.0 / 479001600.0
-    e1 = e1 * r1 + 1.0 / 39916800.0
-    e1 = e1 * r1 + 1.0 / 3628800.0
-    e1 = e1 * r1 + 1.0 / 362880.0
-    e1 = e1 * r1 + 1.0 / 40320.0
-    e1 = e1 * r1 + 1.0 / 5040.0
-    e1 = e1 * r1 + 1.0 / 720.0
-    e1 = e1 * r1 + 1.0 / 120.0
-    e1 = e1 * r1 + 1.0 / 24.0
-    e1 = e1 * r1 + 1.0 / 6.0
-    e1 = e1 * r1 + 1.0 / 2.0
-    e1 = e1 * r1 + 1.0
-    e1 = e1 * r1 + 1.0
-    e1 *= e1
-    e1 *= e1
-    e1 *= e1
-    e1 *= e1
-    e1 *= e1
-    e1 *= e1
-    t1 = 1.0 - 2.0 / (e1 + 1.0)
-    y2 = 2.0 * (z2 if z2 < 20.0 else 20.0)
-    y2 = y2 if y2 > -40.0 else -40.0
-    r2 = y2 * 0.015625  # exp(y) = exp(y / 64) ** 64
-    e2 = 1.0 / 20922789888000.0
-    e2 = e2 * r2 + 1.0 / 1307674368000.0
-    e2 = e2 * r2 + 1.0 / 87178291200.0
-    e2 = e2 * r2 + 1.0 / 6227020800.0
-    e2 = e2 * r2 + 1.0 / 479001600.0
-    e2 = e2 * r2 + 1.0 / 39916800.0
-    e2 = e2 * r2 + 1.0 / 3628800.0
-    e2 = e2 * r2 + 1.0 / 362880.0
-    e2 = e2 * r2 + 1.0 / 40320.0
-    e2 = e2 * r2 + 1.0 / 5040.0
-    e2 = e2 * r2 + 1.0 / 720.0
-    e2 = e2 * r2 + 1.0 / 120.0
-    e2 = e2 * r2 + 1.0 / 24.0
-    e2 = e2 * r2 + 1.0 / 6.0
-    e2 = e2 * r2 + 1.0 / 2.0
-    e2 = e2 * r2 + 1.0
-    e2 = e2 * r2 + 1.0
-    e2 *= e2
-    e2 *= e2
-    e2 *= e2
-    e2 *= e2
-    e2 *= e2
-    e2 *= e2
-    t2 = 1.0 - 2.0 / (e2 + 1.0)
+    t1 = tanh(z1)
+    t2 = tanh(z2)
     kgut = kmin + (kmax - kmin) / 2.0 * (t1 - t2 + 2.0)
     if not meal_on:
         kgut = kmax

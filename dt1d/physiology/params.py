@@ -284,24 +284,27 @@ PatientParams.__doc__ = (PatientParams.__doc__ or "") + "\n    Fields:\n\n" + "\
 
 
 @cache
-def _read_csv(filename: str) -> tuple[dict[str, str], ...]:
-    """Rows of a shipped CSV in ``dt1d/physiology/data`` (read once)."""
+def read_parameter_table(filename: str) -> tuple[dict[str, str], ...]:
+    """Rows of a shipped simglucose table in ``dt1d/physiology/data`` (read once, as text).
+
+    ``vpatient_params.csv``, ``Quest.csv``, ``sensor_params.csv`` or ``pump_params.csv``.
+    """
     text = resources.files("dt1d.physiology").joinpath("data").joinpath(filename).read_text("utf-8")
     return tuple(csv.DictReader(io.StringIO(text)))
 
 
 def patient_names() -> list[str]:
     """Names of the 30 shipped virtual patients, in simglucose's order."""
-    return [row["Name"] for row in _read_csv("vpatient_params.csv")]
+    return [row["Name"] for row in read_parameter_table("vpatient_params.csv")]
 
 
 def load_patient_params(name: str) -> PatientParams:
     """Parameters of one shipped virtual patient (e.g. ``"adult#001"``); KeyError if unknown."""
-    rows = {row["Name"]: row for row in _read_csv("vpatient_params.csv")}
+    rows = {row["Name"]: row for row in read_parameter_table("vpatient_params.csv")}
     if name not in rows:
         raise KeyError(name)
     row = rows[name]
-    quest = {r["Name"]: r for r in _read_csv("Quest.csv")}.get(name, {})
+    quest = {r["Name"]: r for r in read_parameter_table("Quest.csv")}.get(name, {})
     values: dict[str, Any] = {}
     for a in attrs.fields(PatientParams):
         column = a.metadata.get("csv_column")
@@ -315,6 +318,6 @@ def load_patient_params(name: str) -> PatientParams:
 
 def reference_initial_state(name: str) -> np.ndarray:
     """simglucose's initial state ``x0_1..x0_13`` for a shipped patient (for checks)."""
-    row = {r["Name"]: r for r in _read_csv("vpatient_params.csv")}[name]
+    row = {r["Name"]: r for r in read_parameter_table("vpatient_params.csv")}[name]
     columns = [c for c in row if c.startswith("x0_")]
     return np.array([float(row[c]) for c in columns], dtype=np.float64)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from importlib import resources
 
 import attrs
 import numpy as np
+
+from dt1d.physiology.params import read_parameter_table
 
 __all__ = ["InsulinPump", "PumpLimitError", "list_pumps"]
 
@@ -18,9 +17,7 @@ class PumpLimitError(ValueError):
 
 
 def _pump_rows() -> dict[str, dict[str, str]]:
-    text = resources.files("dt1d.physiology").joinpath("data").joinpath(
-        "pump_params.csv").read_text("utf-8")
-    return {row["Name"]: row for row in csv.DictReader(io.StringIO(text))}
+    return {row["Name"]: row for row in read_parameter_table("pump_params.csv")}
 
 
 def list_pumps() -> list[str]:

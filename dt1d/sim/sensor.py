@@ -16,14 +16,13 @@ here is the standard AR(1) ``e_k = PACF * e_{k-1} + sqrt(1 - PACF^2) * w_k`` and
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from importlib import resources
 
 import attrs
 import numpy as np
 from scipy.interpolate import CubicSpline
+
+from dt1d.physiology.params import read_parameter_table
 
 __all__ = ["CGMSensor", "list_sensors"]
 
@@ -37,9 +36,7 @@ def _finite(instance, attribute, value) -> None:
 
 
 def _sensor_rows() -> dict[str, dict[str, str]]:
-    text = resources.files("dt1d.physiology").joinpath("data").joinpath(
-        "sensor_params.csv").read_text("utf-8")
-    return {row["Name"]: row for row in csv.DictReader(io.StringIO(text))}
+    return {row["Name"]: row for row in read_parameter_table("sensor_params.csv")}
 
 
 def list_sensors() -> list[str]:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from dt1d.physiology.params import P_VG, STATE_NAMES, PatientParams
-from dt1d.sim._engine import Batch, initial_state
+from dt1d.sim._engine import Batch
+from dt1d.sim._engine import initial_state as _initial_state
 from dt1d.sim.controllers import BasalBolusController, Observation, as_policy, therapy_arrays
 from dt1d.sim.patients import virtual_patient
 from dt1d.sim.pump import InsulinPump
@@ -70,7 +71,7 @@ def simulate_inputs(patient: PatientParams | str, carbs_g_per_min: Sequence[floa
     pt = _patient(patient)
     carbs = _per_minute("carbs_g_per_min", carbs_g_per_min)
     insulin = _per_minute("insulin_u_per_min", insulin_u_per_min, carbs.shape[0])
-    x0 = _initial(pt, initial_state, initial_glucose_mg_dl)
+    x0 = _initial_state(pt, initial_state, initial_glucose_mg_dl)
     batch = Batch.create([pt], [x0], method=method, eat_rate_g_per_min=eat_rate_g_per_min,
                          rk4_step_min=rk4_step_min, rtol=rtol, atol=atol)
     out, eaten = batch.advance(carbs[:, None], insulin[:, None], 1, True)
@@ -84,10 +85,6 @@ def simulate_inputs(patient: PatientParams | str, carbs_g_per_min: Sequence[floa
     frame["glucose_plasma_mg_dl"] = frame["g_p_mg_per_kg"] / vg
     frame.index = pd.RangeIndex(n + 1, name="minute")
     return frame
-
-
-def _initial(pt: PatientParams, state, glucose) -> np.ndarray:
-    return initial_state(pt, state, glucose)
 
 
 def _seed_entropy(seed: int | None) -> int:
@@ -170,7 +167,7 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
     states0 = list(initial_states) if initial_states is not None else [None] * n
     if len(states0) != n or len(glucose0) != n:
         raise ValueError("give one initial state / glucose per patient")
-    x0 = [initial_state(p, s, g) for p, s, g in zip(pts, states0, glucose0, strict=True)]
+    x0 = [_initial_state(p, s, g) for p, s, g in zip(pts, states0, glucose0, strict=True)]
     start_ts = pd.Timestamp(start)
     batch = Batch.create(pts, x0, method=method, eat_rate_g_per_min=eat_rate_g_per_min,
                          rk4_step_min=rk4_step_min, start=start_ts)
