@@ -176,7 +176,8 @@ class StartupCost:
     repeat = 1
 
     def setup(self):
-        _startup_seconds(cache=True)  # make sure the on-disk cache is warm
+        if not QUICK:
+            _startup_seconds(cache=True)  # make sure the on-disk cache is warm
 
     def track_first_call_compile(self):
         """No on-disk cache: every kernel the call needs is compiled."""
