@@ -72,7 +72,8 @@ def fit_twins(
     Returns
     -------
     DataFrame with columns ``patient_id``, ``status`` ("ok"/"failed"),
-    ``reason`` (the error of a failed fit), ``fit_seconds``, ``rows``,
+    ``reason`` (the error of a failed fit), ``fit_seconds`` (wall),
+    ``cpu_seconds`` (CPU time of the worker thread), ``rows``,
     ``path``, ``warnings`` (e.g. non-convergence), ``resumed`` and the model's
     ``fit_report_`` fields as ``report_<name>``, in the order of ``records``.
     A person whose fit fails is a ``"failed"`` row; the others are unaffected.
@@ -238,9 +239,10 @@ def _resumable(
 def _row_from_summary(rec: dict[str, Any] | None, pid: Any, n_rows: int) -> dict[str, Any]:
     """A result row rebuilt from the earlier summary (report fields kept as flat columns)."""
     if rec is None:
-        return {"rows": n_rows, "fit_seconds": None, "warnings": None, "report": {}}
+        return {"rows": n_rows, "fit_seconds": None, "cpu_seconds": None, "warnings": None, "report": {}}
     report = {k[len("report_"):]: v for k, v in rec.items() if k.startswith("report_") and not _missing(v)}
     return {"rows": rec.get("rows", n_rows), "fit_seconds": rec.get("fit_seconds"),
+            "cpu_seconds": rec.get("cpu_seconds"),
             "warnings": rec.get("warnings"), "report": report}
 
 

@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 SUMMARY_NAME = "summary.parquet"
 #: Columns of the fit table, in order (model report fields follow as ``report_*``).
-BASE_COLUMNS = ("patient_id", "status", "reason", "fit_seconds", "rows", "path", "warnings", "resumed")
+BASE_COLUMNS = (
+    "patient_id", "status", "reason", "fit_seconds", "cpu_seconds", "rows", "path", "warnings", "resumed",
+)
 
 
 def flatten_report(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,7 +64,7 @@ def table_from_rows(rows: list[dict[str, Any]], keep_twins: bool) -> pd.DataFram
     table = pd.DataFrame.from_records(records)
     if table.empty:
         table = pd.DataFrame(columns=[*BASE_COLUMNS, *(["twin"] if keep_twins else [])])
-    for col in ("fit_seconds",):
+    for col in ("fit_seconds", "cpu_seconds"):
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     table["rows"] = pd.to_numeric(table["rows"], errors="coerce").astype("Int64")
     report_cols = sorted(c for c in table.columns if c.startswith("report_"))

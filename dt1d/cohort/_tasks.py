@@ -85,7 +85,7 @@ def _fit_one(spec: ModelSpec, task: PatientTask, keep_twins: bool) -> dict[str, 
     from dt1d.core.twin import DigitalTwin
 
     row: dict[str, Any] = {"patient_id": task.patient_id, "rows": int(len(task.record))}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.thread_time()
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -102,6 +102,7 @@ def _fit_one(spec: ModelSpec, task: PatientTask, keep_twins: bool) -> dict[str, 
         row.update(status="ok", reason=None, twin=twin if keep_twins else None)
         row["report"] = _report_of(twin.model)
     row["fit_seconds"] = time.perf_counter() - start
+    row["cpu_seconds"] = time.thread_time() - cpu_start
     row["path"] = task.path if row["status"] == "ok" else None
     row["warnings"] = _warning_text(caught)
     return row

@@ -18,7 +18,7 @@ def test_serial_twins_forecast_like_directly_fitted_twins():
     assert table["patient_id"].tolist() == ["p0", "p1", "p2"]
     assert (table["status"] == "ok").all() and table["reason"].isna().all()
     assert table["rows"].tolist() == [576, 576, 576]
-    assert (table["fit_seconds"] > 0).all()
+    assert (table["fit_seconds"] > 0).all() and (table["cpu_seconds"] > 0).all()
     assert table["path"].isna().all()  # no out_dir, no files
     expected = direct_predictions(records, "linear", {"lags": 6})
     got = twin_predictions(table, records)
