@@ -84,8 +84,8 @@ def _bare_predict(X) -> float:
     head = nn.Linear(_ARCH["hidden_size"], 1)
     start = time.perf_counter()
     with torch.inference_mode():
-        for i in range(0, len(X), 8192):
-            _, (h, _) = lstm(X[i : i + 8192])
+        for i in range(0, len(X), 1024):  # the batch LSTMModel.predict uses
+            _, (h, _) = lstm(X[i : i + 1024])
             head(h[-1])
     return time.perf_counter() - start
 

@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--tune-days", type=float, default=3.0)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--tune-epochs", type=int, default=15)
+    parser.add_argument("--lookback-min", type=int, default=120)
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
@@ -113,7 +114,7 @@ def main() -> None:
           f"held out {len(test_ids)} patients, {len(test)} rows ({time.perf_counter() - t0:.0f} s)")
 
     y_train = make_target(train, HORIZONS)
-    lstm_params = dict(hidden_size=args.hidden_size, num_layers=args.num_layers, epochs=args.epochs, patience=5,
+    lstm_params = dict(lookback_min=args.lookback_min, hidden_size=args.hidden_size, num_layers=args.num_layers, epochs=args.epochs, patience=5,
                        learning_rate=1e-3, batch_size=256, num_threads=args.threads, seed=0)
     t0 = time.perf_counter()
     population = LSTMModel(**lstm_params).fit(train, y_train)
