@@ -8,6 +8,7 @@ the ``docs`` and ``dev`` extras; without them this test fails rather than skips.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -21,26 +22,50 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
 
+# Runs sphinx-build's own entry point, then reports which heavy modules the build imported.
+_BUILD = """
+import json, sys
+from sphinx.cmd.build import main
+status = main(sys.argv[1:])
+print("DT1D_HEAVY=" + json.dumps(sorted(m for m in ("torch", "matplotlib") if m in sys.modules)))
+sys.exit(status)
+"""
+
+
 @pytest.fixture(scope="module")
-def built_site(tmp_path_factory) -> Path:
-    """Build the site once for this module; fail with Sphinx's own messages."""
+def build(tmp_path_factory) -> tuple[Path, list[str]]:
+    """Build the site once for this module: (html folder, heavy modules the build imported)."""
     out = tmp_path_factory.mktemp("docs")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    cmd = [
-        sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-j", "1", "-q",
+    args = [
+        "-W", "--keep-going", "-b", "html", "-j", "1", "-q",
         "-d", str(out / "doctrees"), str(DOCS), str(out / "html"),
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _BUILD, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, (
-        f"sphinx-build failed (exit {proc.returncode}); install the docs extra "
+        f"sphinx-build -W failed (exit {proc.returncode}); install the docs extra "
         f"(pip install -e '.[dev]') if Sphinx is missing.\n{proc.stdout}\n{proc.stderr}"
     )
-    return out / "html"
+    heavy = re.search(r"^DT1D_HEAVY=(.*)$", proc.stdout, re.M)
+    assert heavy, proc.stdout
+    return out / "html", json.loads(heavy.group(1))
+
+
+@pytest.fixture(scope="module")
+def built_site(build) -> Path:
+    return build[0]
 
 
 def test_site_builds_without_warnings(built_site: Path) -> None:
     for page in sorted(DOCS.glob("*.md")):
         assert (built_site / f"{page.stem}.html").is_file(), f"{page.name} was not built"
+
+
+def test_building_the_docs_imports_neither_torch_nor_matplotlib(build) -> None:
+    """autodoc imports every documented module; torch stays mocked, matplotlib lazy."""
+    assert build[1] == []
 
 
 def test_api_reference_is_generated_from_docstrings(built_site: Path) -> None:
