@@ -194,9 +194,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         twin = DigitalTwin(args.model, _parse_params(args.param), horizon=_parse_horizon(args.horizon))
     except TypeError as exc:  # a parameter the model does not take
         raise CLIError(str(exc)) from None
-    with _progress(None, f"fitting {args.model}", args.quiet) as bar:
-        twin.fit(record)
-        bar.update()
+    import inspect
+
+    epochs = twin.model.get_params().get("epochs")
+    takes_callback = "callback" in inspect.signature(twin.model.fit).parameters
+    with _progress(epochs if takes_callback else None, f"fitting {args.model}", args.quiet) as bar:
+        if takes_callback:  # per-epoch progress (the LSTM)
+            twin.fit(record, callback=lambda info: bar.update())
+        else:
+            twin.fit(record)
+            bar.update()
     twin.save(args.output)  # atomic: twin files are written to a temp file, then moved
     logger.info("saved the fitted %s twin to %s", args.model, args.output)
     return 0

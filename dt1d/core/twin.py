@@ -189,8 +189,14 @@ class DigitalTwin:
         self.data_summary_: dict[str, Any] | None = None
 
     # -- the user's verbs ---------------------------------------------------------------
-    def fit(self, record: pd.DataFrame, y: pd.Series | pd.DataFrame | None = None) -> DigitalTwin:
-        """Fit the model on ``record``; ``y`` defaults to glucose ``horizon`` minutes ahead."""
+    def fit(
+        self, record: pd.DataFrame, y: pd.Series | pd.DataFrame | None = None, **fit_kwargs: Any
+    ) -> DigitalTwin:
+        """Fit the model on ``record``; ``y`` defaults to glucose ``horizon`` minutes ahead.
+
+        Extra keyword arguments go to the model's ``fit`` (for example the
+        LSTM's per-epoch ``callback``).
+        """
         from dt1d.data import make_target, validate
 
         X = validate(record)
@@ -201,7 +207,7 @@ class DigitalTwin:
                 "y must be aligned with the record: same index, same order "
                 f"({len(y)} rows vs {len(X)}); build it with dt1d.data.make_target"
             )
-        result = self.model.fit(X, y)
+        result = self.model.fit(X, y, **fit_kwargs)
         if result is not self.model:
             logger.warning("%s.fit did not return self", type(self.model).__qualname__)
         self.data_summary_ = _summarise(X)

@@ -215,3 +215,20 @@ def test_saving_unserialisable_state_names_the_attribute(tmp_path):
         with pytest.raises(TypeError, match="thing_"):
             Weird().fit(None).save(tmp_path / "w.dt1d")
         assert not (tmp_path / "w.dt1d").exists()
+
+
+def test_fit_passes_extra_keywords_to_the_model(record):
+    seen = {}
+    with isolated():
+
+        class Kw(ParamsMixin, BaseModel, name="kw_model"):
+            def fit(self, X, y=None, *, callback=None, **kwargs):
+                seen["callback"] = callback
+                self.w_ = 1
+                return self
+
+            def predict(self, X, **kwargs):
+                return np.zeros(len(X))
+
+        DigitalTwin("kw_model").fit(record, callback=print)
+    assert seen["callback"] is print
