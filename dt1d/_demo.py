@@ -75,12 +75,12 @@ def run_demo(out_dir: Path, days: int = 14, seed: int = 1, quiet: bool = False) 
     with pd.option_context("display.width", 120, "display.precision", 2):
         print(shown.to_string(index=False))
 
+    from dt1d.data.atomic import atomic_path
     from dt1d.plots import plot_forecast
 
     fig = plot_forecast(test, forecasts, horizon_min=HORIZONS[0], title=f"{DEMO_PATIENT}: 30-minute forecasts")
     report = out_dir / "dt1d_demo_report.png"
-    tmp = out_dir / ".dt1d_demo_report.png.tmp"
-    fig.savefig(tmp, format="png", dpi=100)
-    tmp.replace(report)
+    with atomic_path(report) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     _say(f"wrote {report} ({time.perf_counter() - start:.0f} s in all)", quiet)
     return 0

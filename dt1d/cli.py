@@ -12,7 +12,6 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,19 +31,13 @@ class CLIError(Exception):
 # --------------------------------------------------------------------------- helpers
 def _atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file next to ``path``, then move it into place."""
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise CLIError(f"output folder does not exist: {target.parent}")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    from dt1d.data.atomic import atomic_path
+
+    if not Path(path).parent.exists():
+        raise CLIError(f"output folder does not exist: {Path(path).parent}")
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return Path(path)
 
 
 def _write_record(frame: Any, path: str) -> Path:

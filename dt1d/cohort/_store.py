@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from dt1d.data.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +76,8 @@ def write_summary(table: pd.DataFrame, out_dir: Path) -> Path:
     """Write the table (without twin objects) to ``out_dir/summary.parquet`` atomically."""
     path = out_dir / SUMMARY_NAME
     frame = _parquet_safe(table.drop(columns="twin", errors="ignore"))
-    fd, tmp = tempfile.mkstemp(prefix=".summary-", suffix=".parquet.tmp", dir=out_dir)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

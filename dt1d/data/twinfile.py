@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ import attrs
 import numpy as np
 
 from dt1d._version import __version__
+from dt1d.data.atomic import atomic_path
 
 FORMAT_NAME = "dt1d-twin"
 #: Newest twin-file format this dt1d writes and reads.
@@ -153,43 +153,17 @@ def write_twin_file(
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; pass a file path such as twin.dt1d")
 
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            # Arrays and blobs are stored uncompressed: float weights barely deflate
-            # (about 2 %) at fifty times the cost; the JSON manifest deflates well.
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
-                archive.writestr(MANIFEST_NAME, manifest_bytes, zipfile.ZIP_DEFLATED)
-                for key, array in stored.items():
-                    with archive.open(f"{_ARRAY_DIR}{key}.npy", "w", force_zip64=True) as member:
-                        np.save(member, array, allow_pickle=False)
-                for key, data in raw_blobs.items():
-                    archive.writestr(f"{_BLOB_DIR}{key}", data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(path.parent)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        # Arrays and blobs are stored uncompressed: float weights barely deflate
+        # (about 2 %) at fifty times the cost; the JSON manifest deflates well.
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(MANIFEST_NAME, manifest_bytes, zipfile.ZIP_DEFLATED)
+            for key, array in stored.items():
+                with archive.open(f"{_ARRAY_DIR}{key}.npy", "w", force_zip64=True) as member:
+                    np.save(member, array, allow_pickle=False)
+            for key, data in raw_blobs.items():
+                archive.writestr(f"{_BLOB_DIR}{key}", data)
     return path
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable where the platform allows fsync on a directory."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _reject_constant(token: str) -> None:

@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-#: mg/dL per mmol/L of glucose (molar mass 180.156 g/mol), as in dt1d.data.
-MGDL_PER_MMOLL = 18.0156
+from dt1d.data.schema import MGDL_PER_MMOLL
 
 _UNITS = ("mg/dL", "mmol/L")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from dt1d.data import MGDL_PER_MMOLL
 from dt1d.metrics import (
     PARKES_BOUNDARIES,
     ZONES,
@@ -17,7 +18,6 @@ from dt1d.plots._common import ZONE_COLOURS, _new_figure
 
 __all__ = ["plot_clarke_grid", "plot_parkes_grid"]
 
-_MGDL_PER_MMOLL = 18.0156
 
 
 def _clarke_segments(limit: float) -> list[tuple[tuple[float, float], tuple[float, float]]]:
@@ -72,7 +72,7 @@ def plot_clarke_grid(
     reference: Any, prediction: Any, *, units: str = "mg/dL", title: str = "Clarke error grid"
 ) -> Any:
     """Clarke error grid with each pair coloured by its zone; returns the Figure."""
-    scale = _MGDL_PER_MMOLL if units == "mmol/L" else 1.0
+    scale = MGDL_PER_MMOLL if units == "mmol/L" else 1.0
     zones = clarke_zones(reference, prediction, units=units)
     limit = 400.0
     fig, ax = _grid_axes(
@@ -110,7 +110,7 @@ def plot_parkes_grid(
     title: str | None = None,
 ) -> Any:
     """Parkes (consensus) error grid for type 1 or 2 diabetes, pairs coloured by zone."""
-    scale = _MGDL_PER_MMOLL if units == "mmol/L" else 1.0
+    scale = MGDL_PER_MMOLL if units == "mmol/L" else 1.0
     zones = parkes_zones(reference, prediction, diabetes_type, units=units)
     limit = 550.0
     fig, ax = _grid_axes(
