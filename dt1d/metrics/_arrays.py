@@ -22,8 +22,8 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _paired(reference: Any, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return the flattened (reference, prediction) pairs where neither is NaN."""
+def _same_shape(reference: Any, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Both inputs as float arrays of one shape, or a ValueError naming both shapes."""
     ref = _as_float_array(reference, "reference")
     pred = _as_float_array(prediction, "prediction")
     if ref.shape != pred.shape:
@@ -32,6 +32,12 @@ def _paired(reference: Any, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
             "pass one prediction per reference value (align them first, e.g. with "
             "dt1d.data.make_target)"
         )
+    return ref, pred
+
+
+def _paired(reference: Any, prediction: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return the flattened (reference, prediction) pairs where neither is NaN."""
+    ref, pred = _same_shape(reference, prediction)
     ref = ref.ravel()
     pred = pred.ravel()
     for arr, name in ((ref, "reference"), (pred, "prediction")):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from dt1d.metrics._arrays import _as_float_array, _to_mgdl
+from dt1d.metrics._arrays import _same_shape, _to_mgdl
 
 __all__ = [
     "ZONES",
@@ -28,13 +28,7 @@ ZONES = ("A", "B", "C", "D", "E")
 
 def _pair_arrays(reference: Any, prediction: Any, units: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (reference, prediction) in mg/dL, same shape, or raise ValueError."""
-    ref = _as_float_array(reference, "reference")
-    pred = _as_float_array(prediction, "prediction")
-    if ref.shape != pred.shape:
-        raise ValueError(
-            f"reference has shape {ref.shape} but prediction has shape {pred.shape}; "
-            "pass one prediction per reference value"
-        )
+    ref, pred = _same_shape(reference, prediction)
     return _to_mgdl(ref, units), _to_mgdl(pred, units)
 
 
