@@ -84,6 +84,10 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
     future_inputs:
         Forecast with the record's future carbs and insulin (announced meals, what-if)
         instead of basal only.
+    error_correction:
+        Learn a model-error correction of the forecasts from the training record (ridge
+        regression on the twin's forecast, recent CGM, carbs and insulin, penalty chosen
+        by blocked cross-validation; see docs/mechanistic.md) and add it in ``predict``.
     random_state:
         Seed of the extra starts and the sampler.
     """
@@ -101,6 +105,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         n_starts: int = 3,
         mcmc_steps: int = 400,
         future_inputs: bool = False,
+        error_correction: bool = True,
         random_state: int = 0,
     ) -> None:
         self.body_weight_kg = body_weight_kg
@@ -112,6 +117,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         self.n_starts = n_starts
         self.mcmc_steps = mcmc_steps
         self.future_inputs = future_inputs
+        self.error_correction = error_correction
         self.random_state = random_state
 
     # -- checks and conversions ---------------------------------------------------------
@@ -127,6 +133,9 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                 raise ValueError(f"{name} must be a positive number or None, got {value!r}")
         if self.method not in ("map", "mcmc"):
             raise ValueError(f'method must be "map" or "mcmc", got {self.method!r}')
+        for name in ("time_of_day", "forecast_time_of_day", "future_inputs", "error_correction"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         for name in ("n_starts", "mcmc_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -261,6 +270,10 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             keep = rng.choice(len(draws), size=min(len(draws), 200), replace=False)
             self.posterior_ = draws[np.sort(keep)]
             self.fit_report_["mcmc_draws"] = int(len(draws))
+        for name in ("correction_coef_", "correction_intercept_"):
+            self.__dict__.pop(name, None)
+        if self.error_correction:
+            self._fit_correction(X, y)
         return self
 
     # -- predict -----------------------------------------------------------------------
@@ -279,20 +292,38 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
     def predict(self, X: pd.DataFrame, future_inputs: bool | None = None,
                 **kwargs: Any) -> np.ndarray:
         """Glucose [mg/dL] at t + each horizon from the data up to t (NaN before the first CGM)."""
-        from dt1d.models import _mech_kernels as K
-
         self._check_is_fitted()
         X = self._single_record(X)
         if len(X) == 0:
             return np.empty((0, len(self.horizons_)) if self.multi_output_ else 0)
+        future = self.future_inputs if future_inputs is None else bool(future_inputs)
+        out = self._kalman(X, future)
+        coef = getattr(self, "correction_coef_", None)
+        if coef is not None and self.error_correction:
+            # the correction is a function of the forecasts it was learned on (the fit's
+            # future_inputs setting); announced inputs then move the forecast by physics alone
+            learned_on = out if future == self.future_inputs else self._kalman(X, self.future_inputs)
+            out += self._correction(X, learned_on, coef)
+        return out if self.multi_output_ else out[:, 0]
+
+    def _correction(self, X: pd.DataFrame, forecast: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        """The learned model-error correction ``(n, k)`` of the forecasts of ``X``."""
+        from dt1d.models import _mech_correction as C
+
+        F = C.features(X["glucose"].to_numpy(dtype=float), X["carbs"].to_numpy(dtype=float),
+                       X["insulin"].to_numpy(dtype=float), forecast, self.step_min_)
+        return C.apply_correction(F, np.asarray(coef, dtype=float),
+                                  np.asarray(self.correction_intercept_, dtype=float))
+
+    def _kalman(self, X: pd.DataFrame, future: bool) -> np.ndarray:
+        """The physics-only Kalman forecasts ``(n, k)`` of the validated record ``X``."""
+        from dt1d.models import _mech_kernels as K
+
         step_min = self._step_min(X) if len(X) > 1 else self.step_min_
         if step_min != self.step_min_:
             raise ValueError(f"X has a {step_min}-min grid but the twin was fitted on "
                              f"{self.step_min_} min; resample it with dt1d.data.resample")
-        future = self.future_inputs if future_inputs is None else bool(future_inputs)
-        rows = np.array([h // step_min for h in self.horizons_], dtype=np.int64)
-        if np.any(rows * step_min != np.array(self.horizons_)) or np.any(rows < 1):
-            raise ValueError(f"horizons {self.horizons_} must be positive multiples of {step_min} min")
+        rows = self._horizon_rows(step_min)
         pw, per_window = self._forecast_matrix()
         max_h = int(rows.max())
         win = (self._windows(X.index, max_h, step_min) if per_window
@@ -309,7 +340,44 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             q_diag, _R_SD_MG_DL**2, p0_diag, fd, 0.5 ** (step_min / _FLUX_HALF_LIFE_MIN),
             0.5 ** (step_min / _BIAS_HALF_LIFE_MIN), out,
         )
-        return out if self.multi_output_ else out[:, 0]
+        return out
+
+    def _horizon_rows(self, step_min: int) -> np.ndarray:
+        rows = np.array([h // step_min for h in self.horizons_], dtype=np.int64)
+        if np.any(rows * step_min != np.array(self.horizons_)) or np.any(rows < 1):
+            raise ValueError(f"horizons {self.horizons_} must be positive multiples of {step_min} min")
+        return rows
+
+    def _fit_correction(self, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None) -> None:
+        """Learn the model-error correction from the twin's forecasts over its training record."""
+        from dt1d.models import _mech_correction as C
+
+        rows = self._horizon_rows(self.step_min_)
+        glucose = X["glucose"].to_numpy(dtype=float)
+        if y is None:
+            target = np.full((len(X), len(rows)), np.nan)
+            for j, r in enumerate(rows):
+                target[: len(X) - r, j] = glucose[r:]
+        else:
+            target = np.asarray(y, dtype=float).reshape(len(y), -1)
+            if len(target) != len(X):
+                raise ValueError(f"y has {len(target)} rows but X has {len(X)}; they must be aligned")
+        forecast = self._kalman(X, bool(self.future_inputs))
+        F = C.features(glucose, X["carbs"].to_numpy(dtype=float),
+                       X["insulin"].to_numpy(dtype=float), forecast, self.step_min_)
+        fitted = C.fit_correction(F, target, forecast, rows)
+        self.correction_coef_ = fitted["coef"]
+        self.correction_intercept_ = fitted["intercept"]
+        self.fit_report_["correction"] = {
+            "alpha": [None if not np.isfinite(a) else float(a) for a in fitted["alpha"]],
+            "cv_rmse_without_mg_dl": [None if not np.isfinite(v) else float(v)
+                                      for v in fitted["cv_rmse_without"]],
+            "cv_rmse_mg_dl": [None if not np.isfinite(v) else float(v) for v in fitted["cv_rmse"]],
+        }
+        logger.info("model-error correction: penalties %s, out-of-fold RMSE %s -> %s mg/dL",
+                    self.fit_report_["correction"]["alpha"],
+                    self.fit_report_["correction"]["cv_rmse_without_mg_dl"],
+                    self.fit_report_["correction"]["cv_rmse_mg_dl"])
 
     # -- simulate ------------------------------------------------------------------------
     def simulate(
