@@ -2,7 +2,8 @@
 
 Targets (issue 4): a MAP fit of one day in <= 2 s and of 14 days in <= 10 s on one core
 (ReplayBG's MAP: 481 s for one day on the same machine kind); >= 20,000 30-minute
-forecasts per second per core, the Kalman update included. Lower is better everywhere:
+forecasts per second per core, the Kalman update and the learned model-error correction
+included (the fit includes learning that correction). Lower is better everywhere:
 seconds per fit, seconds per patient-day, seconds per forecast. numba threads: 1.
 """
 
@@ -64,7 +65,7 @@ class MechanisticFit:
 
 
 class MechanisticForecast:
-    """Kalman filter plus forecast from every row of a record (30 and 30+60 minutes)."""
+    """Kalman filter, forecast and correction from every row of a record (30 and 30+60 minutes)."""
 
     params = ["30", "30,60"]
     param_names = ["horizons_min"]

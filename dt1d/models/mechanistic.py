@@ -5,7 +5,9 @@ maximum a posteriori estimation (population log-normal priors per age group, a G
 CGM likelihood whose noise SD is estimated) with time-of-day insulin sensitivity;
 everything else stays at the age group's population base patient, scaled to the person's
 body weight and basal insulin. ``predict`` runs an extended Kalman filter along the record
-and forecasts from every row; ``simulate`` replays the record with changed inputs.
+and forecasts from every row, then adds a model-error correction that ``fit`` learned from
+the person's own training record (a "hybrid twin", :mod:`dt1d.models._mech_correction`);
+``simulate`` replays the record with changed inputs.
 The user guide is ``docs/mechanistic.md``.
 """
 
