@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dt1d.data import make_target
-from dt1d.models._lstm_infer import CHUNK_WINDOWS, CPUInference, fast_tanh
+from dt1d.models._lstm_infer import CHUNK_WINDOWS, CPUInference, _chunks, fast_tanh
 from dt1d.models._lstm_net import LSTMNet, WindowSource
 from dt1d.models.lstm import LSTMModel
 from dt1d.testing import make_synthetic_record
@@ -80,6 +80,17 @@ def test_threads_and_chunking_do_not_change_results():
     # A window's forecast does not depend on which other windows share its chunk.
     part = engine.predict(feats, ends[::7], 24, num_threads=2)
     np.testing.assert_allclose(part, one[::7], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 511, 512, 513, 4 * CHUNK_WINDOWS, 5537, 100_003])
+def test_chunks_partition_the_windows_evenly(n):
+    chunks = _chunks(n)
+    sizes = [hi - lo for lo, hi in chunks]
+    assert chunks[0][0] == 0 and chunks[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
+    assert max(sizes) <= CHUNK_WINDOWS and min(sizes) >= 1
+    if n >= 4 * CHUNK_WINDOWS:  # big jobs: near-full chunks, shares equal to one chunk for 2 or 4 threads
+        assert len(chunks) % 4 <= 1 and max(sizes) > CHUNK_WINDOWS // 2
 
 
 def test_torch_thread_setting_is_restored():
