@@ -31,12 +31,14 @@ def set_threads(n: int | None = None) -> int:
         pass
     import sys
 
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
+    # numba first: its first set_num_threads starts its OpenMP thread pool, which resets
+    # the process's OpenMP thread count (torch's too) to NUMBA_NUM_THREADS.
     if "numba" in sys.modules:
         import numba
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
     return n
 
 

@@ -119,6 +119,7 @@ class LSTMSpeed:
         self.epochs = size(_EPOCHS, 1)
         self.params = dict(_ARCH, lookback_min=_LOOKBACK_MIN, epochs=self.epochs, num_threads=threads)
         self.fitted = fitted.set_params(num_threads=threads)
+        self.fitted.predict(record.iloc[:300])  # load (or compile) the engine's numba kernels
         self.X, self.Y = _bare_data(record, y, fitted)
         self.n_windows = self.fitted.n_train_windows_
         assert self.n_windows == len(self.X), (self.n_windows, len(self.X))
