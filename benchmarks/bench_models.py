@@ -63,6 +63,8 @@ class ModelThroughput:
         self.y = make_target(record, 30)
         self.model = create_model(name, **_params(name))
         self.fitted = create_model(name, **_params(name)).fit(record, self.y)
+        # Load (or compile) numba kernels before timing: the track_ figures run once.
+        self.fitted.predict(record.iloc[:300])
 
     def time_fit(self, record, name):
         self.model.fit(self.record, self.y)
