@@ -7,6 +7,8 @@ import copy
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dt1d.data import make_target
 from dt1d.models._lstm_infer import CHUNK_WINDOWS, CPUInference, _chunks, fast_tanh
@@ -67,6 +69,29 @@ def test_engine_agrees_with_torch_lstm(n_features, hidden, layers, outputs, look
     err = np.max(np.abs(got - ref64))
     torch_err = np.max(np.abs(ref32 - ref64))
     assert err <= 2.0 * torch_err + 1e-7 * max(1.0, np.max(np.abs(ref64))), (err, torch_err)
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    n_features=st.integers(1, 8), hidden=st.integers(1, 40), layers=st.integers(1, 3),
+    outputs=st.integers(1, 3), lookback=st.integers(1, 30),
+    weight_scale=st.floats(0.1, 5.0), seed=st.integers(0, 2**16), threads=st.integers(1, 3),
+)
+def test_engine_agrees_with_torch_on_random_networks(n_features, hidden, layers, outputs, lookback,
+                                                     weight_scale, seed, threads):
+    net = _net(n_features, hidden, layers, outputs, weight_scale, seed=seed)
+    rng = np.random.default_rng(seed)
+    n_rows = lookback + int(rng.integers(1, 300))
+    feats = (3.0 * rng.standard_normal((n_rows, n_features))).astype(np.float32)
+    ends = np.flatnonzero(rng.random(n_rows - lookback + 1) < 0.7) + lookback - 1
+    got = CPUInference(net).predict(feats, ends, lookback, num_threads=threads)
+    ref32 = _reference(net, feats, ends, lookback, torch.float32)
+    ref64 = _reference(net, feats, ends, lookback, torch.float64)
+    assert got.shape == ref64.shape
+    if len(ends):
+        err = np.max(np.abs(got - ref64))
+        torch_err = np.max(np.abs(ref32 - ref64))
+        assert err <= 2.0 * torch_err + 1e-7 * max(1.0, np.max(np.abs(ref64))), (err, torch_err)
 
 
 def test_threads_and_chunking_do_not_change_results():
