@@ -232,8 +232,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
         from dt1d.models import _lstm_net as net_mod
 
         device = net_mod.resolve_device(self.device)
-        if self.cpu_inference not in ("fast", "torch"):
-            raise ValueError(f"cpu_inference must be 'fast' or 'torch', got {self.cpu_inference!r}")
+        self._check_cpu_inference()
         if device.type == "cpu" and self.cpu_inference == "fast":
             from dt1d.models._lstm_infer import CPUInference
 
@@ -329,6 +328,10 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
         self.n_val_windows_ = len(val_ends)
 
     # -- helpers ------------------------------------------------------------------------
+    def _check_cpu_inference(self) -> None:
+        if self.cpu_inference not in ("fast", "torch"):
+            raise ValueError(f"cpu_inference must be 'fast' or 'torch', got {self.cpu_inference!r}")
+
     def _check_params(self) -> None:
         for name in ("lookback_min", "hidden_size", "num_layers", "epochs", "batch_size", "patience"):
             _positive_int(name, getattr(self, name))
@@ -347,8 +350,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
             raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip!r}")
         if self.num_threads is not None:
             _positive_int("num_threads", self.num_threads)
-        if self.cpu_inference not in ("fast", "torch"):
-            raise ValueError(f"cpu_inference must be 'fast' or 'torch', got {self.cpu_inference!r}")
+        self._check_cpu_inference()
         if self.device not in ("cpu", "auto") and not (isinstance(self.device, str) and self.device.startswith("cuda")):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {self.device!r}")
 
