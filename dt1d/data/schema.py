@@ -371,6 +371,23 @@ def _check_amount(df: pd.DataFrame, column: str) -> np.ndarray:
     return values
 
 
+def refuse_long_acting(df: pd.DataFrame, model: str) -> None:
+    """Raise for a record with long-acting injections, for models that cannot use them.
+
+    A model that reads only ``insulin`` would treat a person on injections as having no
+    basal insulin; it refuses instead, naming the column.
+    """
+    if LONG_ACTING_INSULIN not in df.columns:
+        return
+    values = df[LONG_ACTING_INSULIN].to_numpy(dtype=np.float64, na_value=0.0)
+    _fail_if_any(
+        df, values > 0, f"rows with long-acting insulin, which the {model} model cannot use "
+        "(it reads rapid-acting 'insulin' only)", code="unsupported_column",
+        column=LONG_ACTING_INSULIN,
+        fix="use a model that takes long-acting insulin, or drop the column knowingly",
+    )
+
+
 def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.DataFrame:
     """Check a patient record against the data contract and return a normalised copy.
 

@@ -82,3 +82,19 @@ def test_states_outside_their_physical_range_stop_the_simulation() -> None:
         simulate(p, None, initial_state=np.full(13, 1e300))
     with pytest.raises(ValueError, match=r"g_p_mg_per_kg.*>= 0"):
         simulate(p, None, initial_state=-p.basal_state())
+
+
+def test_linear_and_lstm_refuse_long_acting_insulin_naming_the_column() -> None:
+    pytest.importorskip("torch")
+    from dt1d.data import make_target
+    from dt1d.models.baselines import LinearModel
+    from dt1d.models.lstm import LSTMModel
+
+    rec = validate(simulate("adult#003", "random", days=1, seed=2, pump=None,
+                            long_acting="glargine").drop(
+        columns=["glucose_true_sc", "glucose_true_plasma"]))
+    y = make_target(rec, 30)
+    for model in (LinearModel(), LSTMModel(epochs=1)):
+        with pytest.raises(ValueError, match="long_acting_insulin"):
+            model.fit(rec, y)
+    LinearModel().fit(rec.drop(columns="long_acting_insulin"), y)  # the column is the reason
