@@ -166,6 +166,10 @@ class BatchStepper:
                     f"{self._bad[i, j]}; check the patient's parameters and the doses")
         return self._eaten[0]
 
+    def diverged(self) -> np.ndarray:
+        """Lanes whose state stopped being finite in the last :meth:`step` (n,) bool."""
+        return self._status >= 0
+
     def glucose_sc_mg_dl(self) -> np.ndarray:
         """Subcutaneous glucose G_s / V_G of every lane (what a CGM measures) [mg/dL]."""
         return self.x[X_GS] / self.vg

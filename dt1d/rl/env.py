@@ -1,0 +1,157 @@
+"""``T1DEnv``: one virtual patient (or fitted twin) as a gymnasium environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from dt1d.rl._lanes import Lanes, resolve_patient
+from dt1d.rl._obs import ObservationSpec
+from dt1d.rl.rewards import RewardFn, kovatchev_risk, resolve_reward
+from dt1d.sim.pump import InsulinPump
+from dt1d.sim.scenario import Scenario
+from dt1d.sim.sensor import CGMSensor
+
+__all__ = ["DEFAULT", "T1DEnv", "action_bounds"]
+
+#: Marker for "the default sensor / pump" (``None`` means "none").
+DEFAULT: Any = "default"
+_RESET_OPTIONS = frozenset({"initial_glucose_mg_dl", "start_hour"})
+
+
+def action_bounds(pump: InsulinPump | None, bolus: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Action space bounds: basal [U/h] (and bolus [U]) up to the pump's limits (30 without)."""
+    hi_basal = pump.max_basal_u_per_h if pump is not None else 30.0
+    hi_bolus = pump.max_bolus_u if pump is not None else 30.0
+    hi = [hi_basal, hi_bolus] if bolus else [hi_basal]
+    return np.zeros(len(hi), dtype=np.float32), np.array(hi, dtype=np.float32)
+
+
+def split_action(action: Any, n: int, bolus: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(basal U/h, bolus U) requests of ``n`` lanes from actions of shape (n, 2) or (n, 1)."""
+    a = np.asarray(action, dtype=np.float64).reshape(n, -1)
+    width = 2 if bolus else 1
+    if a.shape[1] != width:
+        raise ValueError(f"an action is {width} number(s) per environment (basal U/h"
+                         f"{', bolus U' if bolus else ''}), got shape {np.shape(action)}")
+    return a[:, 0], (a[:, 1] if bolus else np.zeros(n))
+
+
+def sensor_pump(sensor: Any, pump: Any) -> tuple[CGMSensor | None, InsulinPump | None]:
+    """Resolve the DEFAULT markers."""
+    return (CGMSensor() if sensor is DEFAULT else sensor,
+            InsulinPump() if pump is DEFAULT else pump)
+
+
+class T1DEnv(gym.Env):
+    """A person with type 1 diabetes on an insulin pump, one control step per :meth:`step`.
+
+    ``patient``: a virtual patient's name (``dt1d.sim.list_virtual_patients()``), a
+    :class:`~dt1d.physiology.params.PatientParams` or a fitted mechanistic twin (its
+    personal parameters). ``scenario``: None for random meals (a new plan every day, as
+    :func:`dt1d.sim.random_scenario`, by the clock) or a :class:`~dt1d.sim.Scenario`
+    (meal times in minutes after the episode start). ``sensor``: a CGM
+    (:class:`~dt1d.sim.CGMSensor`, default GuardianRT) or None (noise-free readings).
+    ``pump``: an :class:`~dt1d.sim.InsulinPump` (default Insulet) or None (exact doses).
+
+    Action: ``[basal rate U/h, bolus U]`` (``[basal]`` with ``bolus=False``), the basal held
+    over the step and the bolus given in its first minute; NaN, negative or too-large
+    requests are clipped to what the pump can deliver and flagged in
+    ``info["action_clipped"]``; ``info["basal_u_per_h"]``/``info["bolus_u"]`` are what was
+    delivered. Observation: see :class:`~dt1d.rl.ObservationSpec` (default: the CGM reading
+    now). Reward: a built-in name (``"risk_diff"``, ``"magni"``, ``"time_in_range"``) or
+    ``reward(prev_glucose, glucose, action, info)`` on true glucose. The episode terminates
+    when true glucose leaves ``glucose_bounds`` and is truncated after
+    ``max_episode_steps`` (None: never). Episodes start at the basal steady state at
+    ``start_hour`` (None: a random time, from the seed); ``reset(options=...)`` accepts
+    ``initial_glucose_mg_dl`` and ``start_hour``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, patient: Any = "adult#001", scenario: Scenario | None = None, *,
+                 step_min: int = 5, sensor: CGMSensor | None = DEFAULT,
+                 pump: InsulinPump | None = DEFAULT, max_episode_steps: int | None = 288,
+                 start_hour: float | None = None, history: int = 1, iob: bool = False,
+                 cob: bool = False, time_of_day: bool = False, meal: bool = False,
+                 bolus: bool = True, reward: str | RewardFn = "risk_diff",
+                 glucose_bounds: tuple[float, float] = (10.0, 600.0)) -> None:
+        super().__init__()
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise TypeError(f"scenario must be a dt1d.sim.Scenario or None (random meals), "
+                            f"got {type(scenario).__name__}")
+        sensor, pump = sensor_pump(sensor, pump)
+        self.patient = resolve_patient(patient)
+        self.obs_spec = ObservationSpec(history=history, iob=iob, cob=cob,
+                                        time_of_day=time_of_day, meal=meal)
+        self._lanes = Lanes([self.patient], [scenario], step_min=step_min, sensor=sensor,
+                            pump=pump, max_episode_steps=max_episode_steps,
+                            start_hour=start_hour, glucose_bounds=glucose_bounds,
+                            history=self.obs_spec.history)
+        self.reward_fn = resolve_reward(reward)
+        self.bolus = bool(bolus)
+        cgm_lo, cgm_hi = ((sensor.min_mg_dl, sensor.max_mg_dl) if sensor is not None
+                          else (0.0, np.inf))
+        self.observation_space = gym.spaces.Box(*self.obs_spec.bounds(cgm_lo, cgm_hi),
+                                                dtype=np.float32)
+        self.action_space = gym.spaces.Box(*action_bounds(pump, self.bolus), dtype=np.float32)
+        self.step_min = int(step_min)
+        self._seeded = False
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; ``seed`` restarts the episode sequence (same seed, same episodes)."""
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - _RESET_OPTIONS
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; known: "
+                             f"{sorted(_RESET_OPTIONS)}")
+        if seed is None and not self._seeded:
+            seed = int(np.random.SeedSequence().entropy % 2**62)
+        if seed is not None:
+            if int(seed) < 0:
+                raise ValueError(f"seed={seed} must be >= 0")
+            self._seeded = True
+        g0 = options.get("initial_glucose_mg_dl")
+        lanes = self._lanes
+        lanes.reset(np.zeros(1, dtype=np.int64), None if seed is None else np.array([seed]),
+                    None if g0 is None else np.array([g0], dtype=np.float64),
+                    options.get("start_hour"))
+        info = self._info(0.0, 0.0, False, 0.0)
+        return self.obs_spec.values(lanes)[0], info
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Deliver ``action`` over one step; (observation, reward, terminated, truncated, info)."""
+        basal_req, bolus_req = split_action(action, 1, self.bolus)
+        lanes = self._lanes
+        prev = float(lanes.glucose[0])
+        basal, bolus, clipped, eaten, term, trunc, diverged = lanes.step(basal_req, bolus_req)
+        info = self._info(float(basal[0]), float(bolus[0]), bool(clipped[0]), float(eaten[0]))
+        if diverged[0]:
+            info["diverged"] = True
+        reward = float(self.reward_fn(prev, info["glucose_mg_dl"],
+                                      (info["basal_u_per_h"], info["bolus_u"]), info))
+        return (self.obs_spec.values(lanes)[0], reward, bool(term[0]), bool(trunc[0]), info)
+
+    def _info(self, basal: float, bolus: float, clipped: bool, eaten: float
+              ) -> dict[str, Any]:
+        lanes = self._lanes
+        g = float(lanes.glucose[0])
+        low, high, risk = kovatchev_risk(g)
+        st = lanes.stepper
+        return {
+            "glucose_mg_dl": g,
+            "cgm_mg_dl": float(lanes.cgm_hist[-1, 0]),
+            "glucose_plasma_mg_dl": float(st.glucose_plasma_mg_dl()[0]),
+            "lbgi": float(low), "hbgi": float(high), "risk": float(risk),
+            "iob_u": float(st.insulin_on_board_u()[0]),
+            "cob_g": float(st.carbs_on_board_g()[0]),
+            "basal_u_per_h": basal, "bolus_u": bolus, "action_clipped": clipped,
+            "carbs_eaten_g": eaten,
+            "carbs_announced_g": float(lanes.block[:, 0].sum()),
+            "minute": int(lanes.elapsed[0]),
+            "minute_of_day": int(lanes.clock_min()[0]),
+        }
