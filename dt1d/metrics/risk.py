@@ -31,16 +31,20 @@ def gri_components(glucose: Any, *, units: str = "mg/dL") -> tuple[float, float]
     Klonoff DC et al. A glycemia risk index (GRI) of hypoglycemia and
     hyperglycemia for continuous glucose monitoring validated by clinician
     ratings. J Diabetes Sci Technol 2023;17(5):1226-42. Hypo = VLow + 0.8 Low,
+    (mmol/L input: the bands < 3.0, 3.0 to < 3.9, > 10.0 to 13.9, > 13.9),
     Hyper = VHigh + 0.5 High, with VLow = % < 54, Low = % 54 to < 70,
     VHigh = % > 250 and High = % > 180 to 250 mg/dL (NaN if no reading).
     """
-    bg = _known_mgdl(glucose, units)
+    from dt1d.metrics.glycaemic import _band_limits
+
+    band = _band_limits(units)
+    bg = _known_mgdl(glucose, "mg/dL")  # as given: the bands are in the input's unit
     if bg.size == 0:
         return float("nan"), float("nan")
-    vlow = 100.0 * np.mean(bg < 54)
-    low = 100.0 * np.mean((bg >= 54) & (bg < 70))
-    vhigh = 100.0 * np.mean(bg > 250)
-    high = 100.0 * np.mean((bg > 180) & (bg <= 250))
+    vlow = 100.0 * np.mean(bg < band[54])
+    low = 100.0 * np.mean((bg >= band[54]) & (bg < band[70]))
+    vhigh = 100.0 * np.mean(bg > band[250])
+    high = 100.0 * np.mean((bg > band[180]) & (bg <= band[250]))
     return float(vlow + 0.8 * low), float(vhigh + 0.5 * high)
 
 

@@ -30,7 +30,28 @@ def test_gri_hand_computed_with_band_edges():
     assert gri(mild) == pytest.approx(2.4 * 10 + 1.6 * 10 + 0.8 * 10)
     assert gri(np.full(5, 40.0)) == 100.0  # capped
     assert math.isnan(gri([np.nan]))
-    assert gri(G / 18.0156, units="mmol/L") == pytest.approx(gri(G))
+    assert gri(mild / 18.0156, units="mmol/L") == pytest.approx(gri(mild))
+
+
+def test_mmol_input_uses_the_consensus_mmol_bands():
+    # readings rounded to 0.1 mmol/L sit on the band limits: compare in the input's unit
+    mmol = np.array([2.9, 3.0, 3.9, 7.8, 7.9, 10.0, 10.1, 13.9, 14.0, 5.5])
+    out = glycaemic_outcomes(mmol, units="mmol/L")
+    assert out["time_below_54_pct"] == pytest.approx(10.0)  # 2.9 only; 3.0 is not < 3.0
+    assert out["time_below_70_pct"] == pytest.approx(20.0)  # 2.9, 3.0
+    assert out["time_in_range_70_180_pct"] == pytest.approx(50.0)  # 3.9, 7.8, 7.9, 10.0, 5.5
+    assert out["time_in_tight_range_70_140_pct"] == pytest.approx(30.0)  # 3.9, 7.8, 5.5
+    assert out["time_above_180_pct"] == pytest.approx(30.0)  # 10.1, 13.9, 14.0
+    assert out["time_above_250_pct"] == pytest.approx(10.0)  # 14.0
+    # GRI bands in mmol/L: VLow 10, Low 10, High 20, VHigh 10 (%)
+    assert out["gri"] == pytest.approx(3.0 * 10 + 2.4 * 10 + 1.6 * 10 + 0.8 * 20)
+    # 10.0 mmol/L is 180.16 mg/dL: in range in mmol/L, above range once converted
+    assert glycaemic_outcomes(mmol * 18.0156)["time_in_range_70_180_pct"] == pytest.approx(40.0)
+    # events at the mmol/L limits: three readings at 10.0 are not above 10.0
+    assert glycaemic_outcomes(np.array([10.0] * 6), units="mmol/L")["hyper_events_180"] == 0
+    assert glycaemic_outcomes(np.array([10.1] * 6), units="mmol/L")["hyper_events_180"] == 1
+    with pytest.raises(ValueError, match="units"):
+        glycaemic_outcomes(mmol, units="mg/dl")
 
 
 def test_j_index_hand_computed():
