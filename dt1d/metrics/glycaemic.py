@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dt1d.metrics._arrays import _as_float_array, _to_mgdl
+from dt1d.metrics.risk import adrr, gri, gri_components, j_index
 
 __all__ = [
     "glycaemic_outcomes",
@@ -189,6 +190,26 @@ def glucose_events(
     return events
 
 
+def _day_source(glucose: Any, bg: np.ndarray) -> Any:
+    """What :func:`adrr` groups by day: the Series (calendar dates) or the mg/dL grid."""
+    if isinstance(glucose, pd.DataFrame):
+        glucose = glucose["glucose"]
+    if isinstance(glucose, pd.Series) and isinstance(glucose.index, pd.DatetimeIndex):
+        return pd.Series(bg[~np.isnan(bg)], index=_known_times(glucose, bg))
+    return bg
+
+
+def _known_times(glucose: pd.Series, bg: np.ndarray) -> pd.DatetimeIndex:
+    """Times of the known grid readings of ``bg`` (the grid from the Series' first time)."""
+    index = glucose.index
+    if len(index) < 2:
+        return index[: int((~np.isnan(bg)).sum())]
+    step = np.diff(index.as_unit("ns").asi8)
+    values, counts = np.unique(step, return_counts=True)
+    grid = index[0] + pd.to_timedelta(np.arange(bg.size) * values[np.argmax(counts)], unit="ns")
+    return grid[~np.isnan(bg)]
+
+
 def glycaemic_outcomes(
     glucose: Any, *, step_min: float | None = None, units: str = "mg/dL"
 ) -> dict[str, float]:
@@ -200,6 +221,9 @@ def glycaemic_outcomes(
     Times in ranges are percent of the known readings; ``time_below_70_pct``
     includes the time below 54 and ``time_above_180_pct`` the time above 250.
     SD is the sample standard deviation (ddof=1); CV = 100 SD / mean.
+    ``time_in_tight_range_70_140_pct`` is 70-140 mg/dL inclusive; ``gri``,
+    ``gri_hypo``, ``gri_hyper``, ``j_index`` and ``adrr`` are those of
+    :mod:`dt1d.metrics.risk` (ADRR by calendar day for a Series).
     """
     bg, step = _trace(glucose, step_min, units)
     known = bg[~np.isnan(bg)]
@@ -214,12 +238,18 @@ def glycaemic_outcomes(
             "cv_pct",
             "gmi_pct",
             "time_in_range_70_180_pct",
+            "time_in_tight_range_70_140_pct",
             "time_below_70_pct",
             "time_below_54_pct",
             "time_above_180_pct",
             "time_above_250_pct",
             "lbgi",
             "hbgi",
+            "gri",
+            "gri_hypo",
+            "gri_hyper",
+            "j_index",
+            "adrr",
         ):
             out[key] = nan
     else:
@@ -236,6 +266,13 @@ def glycaemic_outcomes(
         out["time_above_250_pct"] = float(100.0 * np.mean(known > 250))
         out["lbgi"] = lbgi(known)
         out["hbgi"] = hbgi(known)
+        out["time_in_tight_range_70_140_pct"] = float(
+            100.0 * np.mean((known >= 70) & (known <= 140))
+        )
+        out["gri_hypo"], out["gri_hyper"] = gri_components(known)
+        out["gri"] = gri(known)
+        out["j_index"] = j_index(known)
+        out["adrr"] = adrr(_day_source(glucose, bg), step_min=step)
     for key, threshold, below in (
         ("hypo_events_70", 70.0, True),
         ("hypo_events_54", 54.0, True),
