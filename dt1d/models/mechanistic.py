@@ -168,7 +168,12 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                 f"MechanisticModel is a personal model but X holds {len(groups)} patients "
                 "(column 'patient_id'); fit one twin per person with dt1d.cohort"
             )
-        return validate(X.drop(columns="patient_id") if "patient_id" in X else X)
+        from dt1d.data.schema import refuse_long_acting
+
+        checked = validate(X.drop(columns="patient_id") if "patient_id" in X else X)
+        # the long-acting depot (dt1d.physiology.long_acting) is not yet part of the twin
+        refuse_long_acting(checked, "mechanistic")
+        return checked
 
     @staticmethod
     def _step_min(X: pd.DataFrame) -> int:

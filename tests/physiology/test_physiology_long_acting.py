@@ -94,7 +94,9 @@ def test_linear_and_lstm_refuse_long_acting_insulin_naming_the_column() -> None:
                             long_acting="glargine").drop(
         columns=["glucose_true_sc", "glucose_true_plasma"]))
     y = make_target(rec, 30)
-    for model in (LinearModel(), LSTMModel(epochs=1)):
+    from dt1d.models.mechanistic import MechanisticModel
+
+    for model in (LinearModel(), LSTMModel(epochs=1), MechanisticModel(body_weight_kg=70.0)):
         with pytest.raises(ValueError, match="long_acting_insulin"):
             model.fit(rec, y)
     LinearModel().fit(rec.drop(columns="long_acting_insulin"), y)  # the column is the reason
