@@ -27,6 +27,7 @@ from dt1d.metrics.glycaemic import (
 from dt1d.metrics.risk import adrr, gri, gri_components, j_index
 from dt1d.metrics.tables import ACCURACY_COLUMNS, forecast_accuracy_table
 from dt1d.metrics.temporal import temporal_gain, time_lag
+from dt1d.metrics.variability import conga, modd
 
 __all__ = [
     "rmse",
@@ -55,6 +56,8 @@ __all__ = [
     "gri_components",
     "j_index",
     "adrr",
+    "conga",
+    "modd",
     "forecast_accuracy_table",
     "ACCURACY_COLUMNS",
 ]

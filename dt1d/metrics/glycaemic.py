@@ -15,6 +15,7 @@ import pandas as pd
 
 from dt1d.metrics._arrays import _as_float_array, _to_mgdl
 from dt1d.metrics.risk import adrr, gri, gri_components, j_index
+from dt1d.metrics.variability import conga, modd
 
 __all__ = [
     "glycaemic_outcomes",
@@ -284,6 +285,8 @@ def glycaemic_outcomes(
             "gri_hyper",
             "j_index",
             "adrr",
+            "conga_1h_mgdl",
+            "modd_mgdl",
         ):
             out[key] = nan
     else:
@@ -307,6 +310,8 @@ def glycaemic_outcomes(
         out["gri"] = gri(given, units=units)
         out["j_index"] = j_index(known)
         out["adrr"] = adrr(_day_source(glucose, bg), step_min=step)
+        out["conga_1h_mgdl"] = conga(bg, 1.0, step_min=step) if step <= 60 else float("nan")
+        out["modd_mgdl"] = modd(bg, step_min=step) if 1440 % step == 0 else float("nan")
     for key, threshold, below in (
         ("hypo_events_70", 70, True),
         ("hypo_events_54", 54, True),

@@ -98,3 +98,25 @@ def test_outcomes_have_the_new_keys():
     assert later["adrr"] == pytest.approx((adrr(first) + adrr(second)) / 2)
     empty = glycaemic_outcomes(np.array([np.nan]))
     assert math.isnan(empty["gri"]) and math.isnan(empty["adrr"])
+
+
+def test_conga_and_modd_hand_computed():
+    from dt1d.metrics import conga, modd
+
+    # a 30-minute grid over two days: 96 values, one missing
+    rng = np.random.default_rng(3)
+    g = rng.uniform(60, 250, 96)
+    g[10] = np.nan
+    pairs = [g[i] - g[i - 2] for i in range(2, 96) if not (np.isnan(g[i]) or np.isnan(g[i - 2]))]
+    m = sum(pairs) / len(pairs)
+    sd = math.sqrt(sum((d - m) ** 2 for d in pairs) / (len(pairs) - 1))
+    assert conga(g, 1, step_min=30) == pytest.approx(sd, rel=1e-12)
+    daily = [abs(g[i] - g[i - 48]) for i in range(48, 96) if not (np.isnan(g[i]) or np.isnan(g[i - 48]))]
+    assert modd(g, step_min=30) == pytest.approx(sum(daily) / len(daily), rel=1e-12)
+    times = pd.date_range("2024-01-01", periods=96, freq="30min")
+    out = glycaemic_outcomes(pd.Series(g, index=times))
+    assert out["conga_1h_mgdl"] == pytest.approx(sd, rel=1e-12)
+    assert out["modd_mgdl"] == pytest.approx(sum(daily) / len(daily), rel=1e-12)
+    assert math.isnan(modd(g[:40], step_min=30))  # less than a day: no pair
+    with pytest.raises(ValueError, match="whole number"):
+        conga(g, 1, step_min=25)
