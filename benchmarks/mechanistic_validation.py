@@ -30,7 +30,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "reference" / "real"
+REAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
 #: Patients of the held-out study (records seeded 100, 101, ...): none of them was used to
 #: tune the Kalman filter or to design the model-error correction.
 HELD_OUT = ("adult#001", "adult#005", "adult#009", "adolescent#001", "adolescent#006",

@@ -7,7 +7,6 @@ import logging
 import math
 from collections import defaultdict
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,6 @@ from dt1d.data import DataValidationError, infer_step, make_target, resample, va
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-REAL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real"
 
 
 def _resample_untouched(df: pd.DataFrame, step="5min") -> pd.DataFrame:
@@ -174,14 +172,14 @@ def test_not_a_dataframe():
         resample(np.zeros(4))
 
 
-# --- the real two-day record from ../shared/reference/real ------------------------
+# --- the real two-day record from tests/data/real ------------------------
 
 
-def _real_rows():
+def _real_rows(folder):
     """Rows of both real days as (time, glucose or None, carbs g, bolus U, basal U) per 5 min."""
     rows = []
     for name in ("data_day_1.csv", "data_day_2.csv"):
-        with open(REAL / name, newline="") as handle:
+        with open(folder / name, newline="") as handle:
             for row in csv.DictReader(handle):
                 rows.append((
                     datetime.strptime(row["t"], "%d-%b-%Y %H:%M:%S"),
@@ -193,8 +191,8 @@ def _real_rows():
     return rows
 
 
-def test_real_record_validates_and_resamples_to_hourly_totals():
-    rows = _real_rows()
+def test_real_record_validates_and_resamples_to_hourly_totals(real_record_dir):
+    rows = _real_rows(real_record_dir)
     df = pd.DataFrame(
         {
             "glucose": [np.nan if g is None else g for _, g, _, _, _ in rows],

@@ -1,4 +1,4 @@
-"""The mechanistic twin on one real person (ReplayBG's example, ../shared/reference/real).
+"""The mechanistic twin on one real person (ReplayBG's example, tests/data/real).
 
 Day 1 is fitted; its replay must reach ReplayBG's MAP quality or better (RMSE <= 15 mg/dL,
 MARD <= 7.7 %; ReplayBG: 17.5 mg/dL, 7.7 %). Day 2 is then forecast beside persistence
@@ -6,8 +6,6 @@ and the linear baseline (day 2 differs a lot from day 1: mean 224 vs 169 mg/dL).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,17 +16,15 @@ from dt1d.metrics import mard, rmse
 from dt1d.models.baselines import LinearModel, PersistenceModel
 from dt1d.models.mechanistic import MechanisticModel
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real"
 # patient_info.csv: body weight 100 kg, u2ss 0.2440 mU/kg/min -> 0.2440 * 100 * 60 / 1000 U/h
 BODY_WEIGHT_KG = 100.0
 BASAL_U_PER_H = 0.2440484700275897 * BODY_WEIGHT_KG * 60.0 / 1000.0
 
 
 @pytest.fixture(scope="module")
-def days() -> tuple[pd.DataFrame, pd.DataFrame]:
-    if not REAL.is_dir():
-        pytest.fail(f"the real reference record is missing at {REAL} (CI provides ../shared)")
-    return read_replaybg(REAL / "data_day_1.csv"), read_replaybg(REAL / "data_day_2.csv")
+def days(real_record_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (read_replaybg(real_record_dir / "data_day_1.csv"),
+            read_replaybg(real_record_dir / "data_day_2.csv"))
 
 
 @pytest.fixture(scope="module")

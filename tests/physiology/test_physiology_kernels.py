@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dt1d.physiology import kernels as K
@@ -70,8 +70,16 @@ def _cohort(n, seed):
 
 @settings(deadline=None, max_examples=8)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 2 * CHUNK + 5))
+@example(seed=9, n=10)  # lane 5 once differed by one ulp (FMA contraction in vector vs tail)
+@example(seed=39, n=33)
+@example(seed=37, n=69)
 def test_batch_kernel_equals_single_patient_runs_bit_for_bit(seed, n):
-    """Parallel chunks of vectorised lanes == each patient alone on the serial kernel."""
+    """Parallel chunks of vectorised lanes == each patient alone on the serial kernel.
+
+    Guaranteed by compiling the kernels without FMA contraction (``kernels.FASTMATH``):
+    every lane, in the vectorised loop body or the scalar remainder, does the same IEEE
+    operations, so a patient's result is independent of its lane and of the batch size.
+    """
     P, X, carbs, insulin = _cohort(n, seed)
     out, eaten = _run(P, X, carbs, insulin, kernel=rk4_batch)  # parallel chunks
     for j in range(n):

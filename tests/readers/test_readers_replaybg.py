@@ -1,14 +1,12 @@
 """ReplayBG CSV reader: the real two-day record, hand-built files, and bad files."""
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dt1d.data.readers import ReaderError, read_replaybg
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "real"
 HEADER = "t,glucose,cho,bolus,basal,bolus_label,cho_label\n"
 
 
@@ -32,10 +30,8 @@ def _independent_totals(paths):
 @pytest.mark.parametrize(
     "days", [["data_day_1.csv"], ["data_day_2.csv"], ["data_day_1.csv", "data_day_2.csv"]]
 )
-def test_real_record_loads_exactly(days):
-    paths = [REAL / d for d in days]
-    if not all(p.exists() for p in paths):
-        pytest.fail(f"the real reference record is missing at {REAL} (CI provides ../shared)")
+def test_real_record_loads_exactly(days, real_record_dir):
+    paths = [real_record_dir / d for d in days]
     rec = read_replaybg(paths if len(paths) > 1 else paths[0])
     rows, carbs, bolus, basal, glucose = _independent_totals(paths)
     assert len(rec) == rows
@@ -49,9 +45,9 @@ def test_real_record_loads_exactly(days):
     assert rec["glucose"].mean() == pytest.approx(sum(glucose) / len(glucose), rel=1e-12)
 
 
-def test_real_record_totals_documented():
+def test_real_record_totals_documented(real_record_dir):
     # the figures quoted in docs/readers.md, checked against the files
-    paths = [REAL / "data_day_1.csv", REAL / "data_day_2.csv"]
+    paths = [real_record_dir / "data_day_1.csv", real_record_dir / "data_day_2.csv"]
     rows, carbs, bolus, basal, glucose = _independent_totals(paths)
     rec = read_replaybg(paths)
     assert (rows, round(carbs, 6), round(bolus, 6), round(basal, 6)) == (552, 494.0, 88.8, 65.45)
