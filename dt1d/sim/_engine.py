@@ -6,6 +6,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from dt1d.exceptions import SimulationDivergedError
 from dt1d.physiology.batch import (
     CHUNK,
     dopri_batch,
@@ -17,10 +18,6 @@ from dt1d.physiology.kernels import new_meal_state, steady_state_from_glucose
 from dt1d.physiology.params import N_STATES, STATE_NAMES, PatientParams
 
 METHODS = ("rk4", "adaptive")
-
-
-class SimulationDivergedError(RuntimeError):
-    """A state became NaN or infinite: names the patient, the time and the state."""
 
 
 def initial_state(patient: PatientParams, state: np.ndarray | None = None,
