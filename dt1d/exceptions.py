@@ -21,6 +21,7 @@ __all__ = [
     "ConvergenceWarning",
     "DataValidationError",
     "DiscoveryError",
+    "ForecastRangeWarning",
     "Dt1dError",
     "Dt1dWarning",
     "ModelNotFoundError",
@@ -156,7 +157,23 @@ class TwinFileError(Dt1dError, ValueError):
 
 # -- simulation ----------------------------------------------------------------------------
 class SimulationDivergedError(Dt1dError, RuntimeError):
-    """A state became NaN or infinite: names the patient, the time and the state."""
+    """A state left its physical range (or became NaN/infinite): names patient, time, state.
+
+    Attributes: ``patient`` (name), ``minute`` (after the start), ``state`` (name) and
+    ``value``.
+    """
+
+    def __init__(self, message: str, *, patient: str | None = None, minute: int | None = None,
+                 state: str | None = None, value: float | None = None) -> None:
+        super().__init__(message)
+        self.patient = patient
+        self.minute = minute
+        self.state = state
+        self.value = value
+
+
+class ForecastRangeWarning(Dt1dWarning):
+    """Forecasts left the physical glucose range (10-1000 mg/dL) and were clipped to it."""
 
 
 class PumpLimitError(Dt1dError, ValueError):

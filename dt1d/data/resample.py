@@ -28,8 +28,8 @@ def resample(df: pd.DataFrame, step: Any = "5min") -> pd.DataFrame:
     Each bin ``[t, t + step)`` is labelled by its left edge ``t``; bins start at
     midnight of each patient's first day. ``glucose`` and other numeric
     covariates are averaged over the bin (NaN for a bin without readings);
-    ``carbs``, ``insulin``, ``bolus`` and ``basal`` are summed, since they are
-    amounts per step (0 for an empty bin). Non-numeric covariates are dropped
+    ``carbs``, ``insulin``, ``bolus``, ``basal`` and ``long_acting_insulin`` are
+    summed, since they are amounts per step (0 for an empty bin). Non-numeric covariates are dropped
     with a logged warning. The input may be unsorted or irregular; it is not
     modified. The result passes `dt1d.data.validate` when its values do.
     """

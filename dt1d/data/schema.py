@@ -2,7 +2,8 @@
 
 A record is a DataFrame indexed by a regular `DatetimeIndex` named ``time``
 with a ``glucose`` column in mg/dL and ``carbs`` (g per step) / ``insulin``
-(U per step) amounts; see ``docs/data_format.md`` and ``spec/data.md``.
+(U per step) amounts, and optionally ``long_acting_insulin`` (U injected per step,
+for people on injections); see ``docs/data_format.md`` and ``spec/data.md``.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ CARBS = "carbs"
 INSULIN = "insulin"
 BOLUS = "bolus"
 BASAL = "basal"
+#: Long-acting insulin (glargine, degludec, detemir) injected in the step [U]; never part of
+#: ``insulin``, which is rapid-acting insulin only.
+LONG_ACTING_INSULIN = "long_acting_insulin"
 PATIENT_ID = "patient_id"
 
 #: Amount columns: per-step quantities that add up when resampled.
-AMOUNT_COLUMNS: tuple[str, ...] = (CARBS, INSULIN, BOLUS, BASAL)
+AMOUNT_COLUMNS: tuple[str, ...] = (CARBS, INSULIN, BOLUS, BASAL, LONG_ACTING_INSULIN)
 #: Columns whose meaning dt1d knows; all must be numeric.
 KNOWN_NUMERIC_COLUMNS: tuple[str, ...] = (GLUCOSE, *AMOUNT_COLUMNS)
 
@@ -341,11 +345,29 @@ def _check_amount(df: pd.DataFrame, column: str) -> np.ndarray:
     return values
 
 
+def refuse_long_acting(df: pd.DataFrame, model: str) -> None:
+    """Raise for a record with long-acting injections, for models that cannot use them.
+
+    A model that reads only ``insulin`` would treat a person on injections as having no
+    basal insulin; it refuses instead, naming the column.
+    """
+    if LONG_ACTING_INSULIN not in df.columns:
+        return
+    values = df[LONG_ACTING_INSULIN].to_numpy(dtype=np.float64, na_value=0.0)
+    _fail_if_any(
+        df, values > 0, f"rows with long-acting insulin, which the {model} model cannot use "
+        "(it reads rapid-acting 'insulin' only)", code="unsupported_column",
+        column=LONG_ACTING_INSULIN,
+        fix="use a model that takes long-acting insulin, or drop the column knowingly",
+    )
+
+
 def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.DataFrame:
     """Check a patient record against the data contract and return a normalised copy.
 
     The copy has a DatetimeIndex named ``time``, glucose in mg/dL and float64
-    ``glucose``/``carbs``/``insulin`` (plus ``bolus``/``basal`` when present).
+    ``glucose``/``carbs``/``insulin`` (plus ``bolus``/``basal``/``long_acting_insulin``
+    when present; ``long_acting_insulin`` is never added into ``insulin``).
     ``step`` (e.g. ``"5min"``) fixes the grid; by default it is inferred.
     Raises `DataValidationError` naming the column, the first bad rows and the fix.
     """

@@ -24,6 +24,7 @@ from dt1d.metrics.glycaemic import (
     risk_index,
     time_in_range,
 )
+from dt1d.metrics.risk import adrr, gri, gri_components, j_index
 from dt1d.metrics.tables import ACCURACY_COLUMNS, forecast_accuracy_table
 from dt1d.metrics.temporal import temporal_gain, time_lag
 
@@ -50,6 +51,10 @@ __all__ = [
     "hbgi",
     "gmi",
     "time_in_range",
+    "gri",
+    "gri_components",
+    "j_index",
+    "adrr",
     "forecast_accuracy_table",
     "ACCURACY_COLUMNS",
 ]

@@ -102,6 +102,9 @@ class LinearModel(ParamsMixin, BaseModel, name="linear"):
 
     def _design(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Lagged features ``(n, lags * 3)`` (NaN where history is short) and current glucose."""
+        from dt1d.data.schema import refuse_long_acting
+
+        refuse_long_acting(X, "linear")
         n_feat = len(_FEATURES) * self.lags
         design = np.full((len(X), n_feat), np.nan)
         pos = 0

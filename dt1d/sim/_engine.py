@@ -15,9 +15,49 @@ from dt1d.physiology.batch import (
     rk4_batch_serial,
 )
 from dt1d.physiology.kernels import new_meal_state, steady_state_from_glucose
-from dt1d.physiology.params import N_STATES, STATE_NAMES, PatientParams
+from dt1d.physiology.params import (
+    N_STATES,
+    P_IB,
+    P_VG,
+    STATE_NAMES,
+    X_GP,
+    X_GS,
+    X_X,
+    PatientParams,
+)
 
 METHODS = ("rk4", "adaptive")
+
+#: Highest plasma or interstitial glucose a simulation may reach [mg/dL]: above the highest
+#: blood glucose recorded in a surviving person (2,656 mg/dL). Beyond it the model is
+#: outside the physiology it describes, so the simulation stops with an error.
+GLUCOSE_LIMIT_MG_DL = 3000.0
+#: Largest magnitude of any state (mg, mg/kg, pmol/kg, pmol/L): far beyond physiology.
+STATE_LIMIT = 1e9
+#: Rounding allowance below zero for states that cannot be negative.
+_NEG_TOL = 1e-9
+
+
+def physical_violation(x: np.ndarray, p: np.ndarray) -> tuple[int, str] | None:
+    """The first state of ``x`` (13,) outside its physical range for parameters ``p``.
+
+    Returns ``(state index, the range it breaks)`` or None. Ranges: finite; at most
+    :data:`STATE_LIMIT` in magnitude; non-negative, except the remote insulin action X,
+    which is at least ``-I_b`` (plasma insulin cannot fall below zero); plasma and
+    interstitial glucose at most :data:`GLUCOSE_LIMIT_MG_DL`.
+    """
+    for i in range(N_STATES):
+        v = float(x[i])
+        lower = -p[P_IB] - _NEG_TOL if i == X_X else -_NEG_TOL
+        if not np.isfinite(v):
+            return i, "a finite number"
+        if abs(v) > STATE_LIMIT:
+            return i, f"at most {STATE_LIMIT:g} in magnitude"
+        if v < lower:
+            return i, ">= -I_b (insulin cannot be negative)" if i == X_X else ">= 0"
+        if i in (X_GP, X_GS) and v / p[P_VG] > GLUCOSE_LIMIT_MG_DL:
+            return i, f"at most {GLUCOSE_LIMIT_MG_DL:g} mg/dL of glucose (x V_G)"
+    return None
 
 
 def initial_state(patient: PatientParams, state: np.ndarray | None = None,
@@ -30,9 +70,11 @@ def initial_state(patient: PatientParams, state: np.ndarray | None = None,
         if x.shape != (N_STATES,):
             raise ValueError(f"initial_state has shape {x.shape}; it needs ({N_STATES},) "
                              f"in the order {', '.join(STATE_NAMES)}")
-        if not np.isfinite(x).all():
-            bad = STATE_NAMES[int(np.flatnonzero(~np.isfinite(x))[0])]
-            raise ValueError(f"initial_state has a non-finite value for {bad}")
+        bad = physical_violation(x, patient.to_array())
+        if bad is not None:
+            i, rule = bad
+            raise ValueError(f"initial_state of patient {patient.name!r}: {STATE_NAMES[i]} = "
+                             f"{float(x[i])!r} is outside its physical range (it must be {rule})")
         return x
     if glucose_mg_dl is not None:
         x, _ = steady_state_from_glucose(patient.to_array(), float(glucose_mg_dl))
@@ -126,8 +168,44 @@ class Batch:
             self.nfev += nfev
         if (status >= 0).any():
             self._raise_diverged(status, bad)
+        self._check_physical(out, record_every, full)
         self.minute += n_min
         return out, eaten
+
+    def _check_physical(self, out: np.ndarray, record_every: int, full: bool) -> None:
+        """Raise SimulationDivergedError when a recorded or final state left its range."""
+        vg = self.p[P_VG]
+        if full:
+            gp, gs = out[:, X_GP], out[:, X_GS]
+        else:
+            gs, gp = out[:, 0], out[:, 1]
+        over = (gp / vg > GLUCOSE_LIMIT_MG_DL) | (gs / vg > GLUCOSE_LIMIT_MG_DL)
+        if over.any():
+            row, j = (int(v[0]) for v in np.nonzero(over))
+            i = X_GP if gp[row, j] / vg[j] > GLUCOSE_LIMIT_MG_DL else X_GS
+            value = (gp if i == X_GP else gs)[row, j]
+            self._raise(j, self.minute + row * record_every, i, value,
+                        f"at most {GLUCOSE_LIMIT_MG_DL:g} mg/dL of glucose (x V_G)")
+        for j in range(self.n):
+            bad = physical_violation(self.x[:, j], self.p[:, j])
+            if bad is not None:
+                self._raise(j, self.minute + out.shape[0] * record_every - record_every,
+                            bad[0], self.x[bad[0], j], bad[1], by=True)
+
+    def _raise(self, j: int, minute: int, i: int, value: float, rule: str,
+               by: bool = False) -> None:
+        when = f"{'by ' if by else ''}minute {minute}"
+        shown = f"{value:.6g}"
+        if i in (X_GP, X_GS):
+            shown += f" ({value / self.p[P_VG, j]:.6g} mg/dL)"
+        if self.start is not None:
+            when += f" ({self.start + pd.Timedelta(minutes=minute)})"
+        raise SimulationDivergedError(
+            f"simulation of patient {self.names[j]!r} left the physical range at {when}: "
+            f"state {i} ({STATE_NAMES[i]}) = {shown}, but it must be {rule}. Check the "
+            "patient's parameters, initial state and inputs (e.g. a meal or dose in the "
+            "wrong unit)", patient=self.names[j], minute=minute, state=STATE_NAMES[i],
+            value=float(value))
 
     def _raise_diverged(self, status: np.ndarray, bad: np.ndarray) -> None:
         j = int(np.argmin(np.where(status >= 0, status, np.iinfo(np.int64).max)))
@@ -139,4 +217,6 @@ class Batch:
         raise SimulationDivergedError(
             f"simulation of patient {self.names[j]!r} diverged at {when}: state {i} "
             f"({STATE_NAMES[i]}) = {bad[i, j]}. Check the patient's parameters and inputs, "
-            "or integrate with a smaller rk4_step_min or method='adaptive'")
+            "or integrate with a smaller rk4_step_min or method='adaptive'",
+            patient=self.names[j], minute=minute, state=STATE_NAMES[i],
+            value=float(bad[i, j]))

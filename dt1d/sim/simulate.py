@@ -13,6 +13,7 @@ from dt1d.physiology.params import P_VG, STATE_NAMES, PatientParams
 from dt1d.sim._engine import Batch
 from dt1d.sim._engine import initial_state as _initial_state
 from dt1d.sim.controllers import BasalBolusController, Observation, as_policy, therapy_arrays
+from dt1d.sim.injections import Depots, LongActingInsulin, regimens
 from dt1d.sim.patients import virtual_patient
 from dt1d.sim.pump import InsulinPump
 from dt1d.sim.scenario import MINUTES_PER_DAY, Scenario, random_scenario
@@ -101,7 +102,8 @@ def simulate(patient: PatientParams | str, scenario: Scenario | str | None = Non
              start: str | pd.Timestamp = DEFAULT_START, step_min: int = 5,
              method: str = "rk4", eat_rate_g_per_min: float | None = 5.0,
              rk4_step_min: float = 1.0, initial_state: np.ndarray | None = None,
-             initial_glucose_mg_dl: float | None = None) -> pd.DataFrame:
+             initial_glucose_mg_dl: float | None = None,
+             long_acting: LongActingInsulin | str | None = None) -> pd.DataFrame:
     """Simulate one virtual patient; a patient record in dt1d's data format.
 
     Columns: ``glucose`` (CGM reading at each step, mg/dL), ``carbs`` (g eaten in the
@@ -114,6 +116,11 @@ def simulate(patient: PatientParams | str, scenario: Scenario | str | None = Non
     patient's basal rate plus the scenario's insulin only) or your own (see
     ``dt1d.sim.controllers``). ``sensor``: default ``CGMSensor()`` (GuardianRT), None for
     noise-free readings. ``pump``: default ``InsulinPump()`` (Insulet), None for exact doses.
+    ``long_acting``: None (a pump's basal), or injections (MDI): ``"glargine"`` /
+    ``"degludec"`` (the patient's daily basal need at 22:00) or a
+    :class:`~dt1d.sim.injections.LongActingInsulin`; then no basal is delivered
+    (``basal`` is 0), the controller's boluses are pen injections, and the record gains a
+    ``long_acting_insulin`` column (U injected in the step, not part of ``insulin``).
     The same ``seed`` gives the same record.
     """
     frame = simulate_cohort(
@@ -121,7 +128,7 @@ def simulate(patient: PatientParams | str, scenario: Scenario | str | None = Non
         seed=seed, start=start, step_min=step_min, method=method,
         eat_rate_g_per_min=eat_rate_g_per_min, rk4_step_min=rk4_step_min,
         initial_states=None if initial_state is None else [initial_state],
-        initial_glucose_mg_dl=initial_glucose_mg_dl)
+        initial_glucose_mg_dl=initial_glucose_mg_dl, long_acting=long_acting)
     return frame.drop(columns="patient_id")
 
 
@@ -133,13 +140,14 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
                     step_min: int = 5, method: str = "rk4",
                     eat_rate_g_per_min: float | None = 5.0, rk4_step_min: float = 1.0,
                     initial_states: Sequence[np.ndarray] | None = None,
-                    initial_glucose_mg_dl: float | Sequence[float] | None = None
-                    ) -> pd.DataFrame:
+                    initial_glucose_mg_dl: float | Sequence[float] | None = None,
+                    long_acting: Any = None) -> pd.DataFrame:
     """Simulate many patients at once (one batch kernel); long format with ``patient_id``.
 
     Arguments as :func:`simulate`; ``scenario`` may be one per patient. Patient ``i``
     draws its sensor noise (and random scenario) from ``[seed, i]``, so a cohort of one
-    equals :func:`simulate` with the same seed.
+    equals :func:`simulate` with the same seed. ``long_acting`` may also be one
+    :class:`~dt1d.sim.injections.LongActingInsulin` per patient.
     """
     pts = [_patient(p) for p in patients]
     if not pts:
@@ -169,6 +177,8 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
         raise ValueError("give one initial state / glucose per patient")
     x0 = [_initial_state(p, s, g) for p, s, g in zip(pts, states0, glucose0, strict=True)]
     start_ts = pd.Timestamp(start)
+    regs = regimens(long_acting, pts)
+    depots = None if regs is None else Depots(regs, start_ts)
     batch = Batch.create(pts, x0, method=method, eat_rate_g_per_min=eat_rate_g_per_min,
                          rk4_step_min=rk4_step_min, start=start_ts)
 
@@ -182,15 +192,16 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
         noise = sensor.noise(n_steps, step_min, rngs)
 
     # (n_steps, n) views of patient-major arrays: the long frame needs no transposed copy
-    rec = {c: np.empty((n, n_steps)).T for c in RECORD_COLUMNS}
+    columns = RECORD_COLUMNS if depots is None else (*RECORD_COLUMNS, "long_acting_insulin")
+    rec = {c: np.empty((n, n_steps)).T for c in columns}
     vg = batch.p[P_VG]
     if controller is None:
-        _open_loop(batch, pts, pump, inputs, rec, step_min)
+        _open_loop(batch, pts, pump, inputs, rec, step_min, depots)
     else:
         _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_min,
-                     start_ts)
+                     start_ts, depots)
     _fill_glucose(rec, sensor, noise, vg)
-    return _long_frame(rec, ids, start_ts, step_min)
+    return _long_frame(rec, ids, start_ts, step_min, columns)
 
 
 class _DayInputs:
@@ -243,15 +254,30 @@ def _scenarios(scenario, n: int, days: float, entropy: int) -> list[Scenario]:
     return scenarios
 
 
-def _open_loop(batch, pts, pump, inputs, rec, step_min) -> None:
-    """No controller: each patient's basal rate and the scenario's boluses; one kernel run
-    per day, no Python per step."""
+def _long_acting_day(depots, m0: int, m1: int, rec, s0: int, step_min: int, n: int):
+    """Dissolved long-acting insulin [U/min] for minutes m0..m1-1 (zeros on a pump);
+    records the injected units per step."""
+    if depots is None:
+        return np.zeros((m1 - m0, n))
+    injected, dissolved = depots.advance(m0, m1)
+    s1 = s0 + (m1 - m0) // step_min
+    rec["long_acting_insulin"][s0:s1] = injected.reshape(s1 - s0, step_min, n).sum(axis=1)
+    return dissolved
+
+
+def _open_loop(batch, pts, pump, inputs, rec, step_min, depots=None) -> None:
+    """No controller: each patient's basal rate (or long-acting injections) and the
+    scenario's boluses; one kernel run per day, no Python per step."""
     basal_u_per_h = np.array([p.basal_insulin_u_per_h for p in pts])
-    if pump is not None:
+    if depots is not None:
+        basal_u_per_h = np.zeros_like(basal_u_per_h)
+    elif pump is not None:
         basal_u_per_h = pump.deliver(basal_u_per_h, np.zeros_like(basal_u_per_h))[0]
     for s0, carbs, extra in inputs.days(step_min):
         s1 = s0 + carbs.shape[0] // step_min
-        out, eaten = batch.advance(carbs, basal_u_per_h / 60.0 + extra, step_min, False)
+        m0 = s0 * step_min
+        la = _long_acting_day(depots, m0, m0 + carbs.shape[0], rec, s0, step_min, batch.n)
+        out, eaten = batch.advance(carbs, basal_u_per_h / 60.0 + extra + la, step_min, False)
         rec["glucose_true_sc"][s0:s1] = out[:-1, 0] / batch.p[P_VG]
         rec["glucose_true_plasma"][s0:s1] = out[:-1, 1] / batch.p[P_VG]
         rec["carbs"][s0:s1] = eaten
@@ -260,8 +286,11 @@ def _open_loop(batch, pts, pump, inputs, rec, step_min) -> None:
 
 
 def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_min,
-                 start) -> None:
-    """A controller decides every step from the CGM reading and the announced carbs."""
+                 start, depots=None) -> None:
+    """A controller decides every step from the CGM reading and the announced carbs.
+
+    On injections (``depots``), the controller's basal rate is not delivered: the
+    long-acting depot replaces it."""
     vg = batch.p[P_VG]
     fast = isinstance(controller, BasalBolusController)
     if fast:
@@ -274,6 +303,9 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_
     for s0, carbs_day, extra_day in inputs.days(step_min):
         carbs_step = carbs_day.reshape(-1, step_min, batch.n)
         extra_step = extra_day.reshape(-1, step_min, batch.n)
+        m0 = s0 * step_min
+        la_step = _long_acting_day(depots, m0, m0 + carbs_day.shape[0], rec, s0, step_min,
+                                   batch.n).reshape(-1, step_min, batch.n)
         for i in range(carbs_step.shape[0]):
             s = s0 + i
             gsc = batch.x[12] / vg
@@ -290,6 +322,8 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_
                            for j in range(batch.n)]
                 basal = np.array([a.basal_u_per_h for a in actions])
                 bolus = np.array([a.bolus_u for a in actions])
+            if depots is not None:
+                basal = np.zeros_like(basal)
             if pump is not None:
                 basal, bolus = pump.deliver(basal, bolus)
             else:
@@ -297,6 +331,7 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_
             insulin[:] = basal / 60.0
             insulin[0] += bolus
             insulin += extra_step[i]
+            insulin += la_step[i]
             _, eaten = batch.advance(carbs_step[i], insulin, step_min, False)
             rec["carbs"][s] = eaten[0]
             rec["bolus"][s] = bolus + extra_step[i].sum(axis=0)
@@ -317,13 +352,14 @@ def _fill_glucose(rec, sensor, noise, vg) -> None:
     rec["glucose"] = gsc.copy() if sensor is None else sensor.measure(gsc, noise)
 
 
-def _long_frame(rec, ids: list[str], start: pd.Timestamp, step_min: int) -> pd.DataFrame:
+def _long_frame(rec, ids: list[str], start: pd.Timestamp, step_min: int,
+                columns: Sequence[str] = RECORD_COLUMNS) -> pd.DataFrame:
     """Patient-major long frame from (n_steps, n) arrays, without per-row Python objects."""
     n_steps, n = rec["glucose"].shape
     times = pd.date_range(start, periods=n_steps, freq=f"{step_min}min", name="time")
     index = times[np.tile(np.arange(n_steps), n)]  # keeps a time zone
     data = {"patient_id": pd.Categorical.from_codes(np.repeat(np.arange(n), n_steps),
                                                     categories=ids)}
-    for c in RECORD_COLUMNS:
+    for c in columns:
         data[c] = np.ascontiguousarray(rec[c].T).reshape(-1)  # a view when patient-major
     return pd.DataFrame(data, index=index)

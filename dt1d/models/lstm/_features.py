@@ -49,6 +49,9 @@ def record_arrays(
     X: pd.DataFrame, *, step_ns: int, lookback_steps: int, max_gap_steps: int
 ) -> RecordArrays:
     """Turn a validated record (one patient or a contiguous cohort) into feature arrays."""
+    from dt1d.data.schema import refuse_long_acting
+
+    refuse_long_acting(X, "lstm")
     n = len(X)
     time_ns = _time_ns(X.index)
     if "patient_id" in X.columns:

@@ -8,7 +8,7 @@ filter and replay), ``_priors`` (population priors per age group) and
 ``docs/mechanistic.md``.
 """
 
-from dt1d.exceptions import ConvergenceWarning
+from dt1d.exceptions import ConvergenceWarning, ForecastRangeWarning
 from dt1d.models.mechanistic._model import SENSITIVITY_WINDOWS_H, MechanisticModel
 
-__all__ = ["ConvergenceWarning", "MechanisticModel", "SENSITIVITY_WINDOWS_H"]
+__all__ = ["ConvergenceWarning", "ForecastRangeWarning", "MechanisticModel", "SENSITIVITY_WINDOWS_H"]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients, validate
-from dt1d.exceptions import ConvergenceWarning
+from dt1d.exceptions import ConvergenceWarning, ForecastRangeWarning
 from dt1d.physiology.layout import I_BIAS, I_FLUX, X_GP, X_GS, X_GT, X_X
 
 __all__ = ["MechanisticModel", "ConvergenceWarning", "SENSITIVITY_WINDOWS_H"]
@@ -53,6 +53,14 @@ _R_SD_MG_DL = 1.0
 _P0_SD = {X_GP: 5.0, X_GT: 10.0, X_X: 5.0, X_GS: 5.0, I_FLUX: 0.1, I_BIAS: 10.0}
 _FLUX_HALF_LIFE_MIN = 15.0
 _BIAS_HALF_LIFE_MIN = 90.0
+#: Allowed ranges of the person's settings: body weight [kg] and basal insulin [U/h].
+BODY_WEIGHT_RANGE_KG = (2.0, 400.0)
+BASAL_RANGE_U_PER_H = (0.0, 20.0)
+#: Largest what-if scale of bolus, basal or carbs in ``simulate``.
+MAX_WHAT_IF_SCALE = 10.0
+#: Forecasts are kept within the data contract's plausible glucose range [mg/dL]; values
+#: outside it are clipped, with a :class:`ForecastRangeWarning`.
+FORECAST_RANGE_MG_DL = (10.0, 1000.0)
 
 
 class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
@@ -125,11 +133,13 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
         if self.age_group not in AGE_GROUPS:
             raise ValueError(f"age_group must be one of {AGE_GROUPS}, got {self.age_group!r}")
-        for name in ("body_weight_kg", "basal_u_per_h"):
+        for name, (lo, hi) in (("body_weight_kg", BODY_WEIGHT_RANGE_KG),
+                               ("basal_u_per_h", BASAL_RANGE_U_PER_H)):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)
-                                          and value > 0):
-                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+                                          and lo < value <= hi):
+                raise ValueError(f"{name} must be a number in ({lo:g}, {hi:g}] or None, "
+                                 f"got {value!r}")
         if self.method not in ("map", "mcmc"):
             raise ValueError(f'method must be "map" or "mcmc", got {self.method!r}')
         for name in ("time_of_day", "forecast_time_of_day", "future_inputs", "error_correction"):
@@ -151,7 +161,12 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                 f"MechanisticModel is a personal model but X holds {len(groups)} patients "
                 "(column 'patient_id'); fit one twin per person with dt1d.cohort"
             )
-        return validate(X.drop(columns="patient_id") if "patient_id" in X else X)
+        from dt1d.data.schema import refuse_long_acting
+
+        checked = validate(X.drop(columns="patient_id") if "patient_id" in X else X)
+        # the long-acting depot (dt1d.physiology.long_acting) is not yet part of the twin
+        refuse_long_acting(checked, "mechanistic")
+        return checked
 
     @staticmethod
     def _step_min(X: pd.DataFrame) -> int:
@@ -304,6 +319,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             # future_inputs setting); announced inputs then move the forecast by physics alone
             learned_on = out if future == self.future_inputs else self._kalman(X, self.future_inputs)
             out += self._correction(X, learned_on, coef)
+        out = _clip_forecasts(out)
         return out if self.multi_output_ else out[:, 0]
 
     def _correction(self, X: pd.DataFrame, forecast: np.ndarray, coef: np.ndarray) -> np.ndarray:
@@ -411,8 +427,9 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                              f"{self.step_min_} min")
         for name, value in (("bolus_scale", bolus_scale), ("basal_scale", basal_scale),
                             ("carbs_scale", carbs_scale)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            if not (math.isfinite(value) and 0 <= value <= MAX_WHAT_IF_SCALE):
+                raise ValueError(f"{name} must be a number in [0, {MAX_WHAT_IF_SCALE:g}], "
+                                 f"got {value!r}")
         if meal_shift_min % step_min:
             raise ValueError(f"meal_shift_min must be a multiple of the {step_min}-min grid, "
                              f"got {meal_shift_min}")
@@ -478,6 +495,20 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         for q in percentiles:
             out[f"glucose_p{q:g}"] = np.percentile(sims, q, axis=0)
         return out
+
+
+def _clip_forecasts(out: np.ndarray) -> np.ndarray:
+    """Forecasts clipped to :data:`FORECAST_RANGE_MG_DL`, warning when any was outside."""
+    lo, hi = FORECAST_RANGE_MG_DL
+    outside = np.isfinite(out) & ((out < lo) | (out > hi))
+    if outside.any():
+        warnings.warn(
+            f"{int(outside.sum())} forecasts outside the physical range {lo:g}-{hi:g} mg/dL "
+            f"(from {np.nanmin(out):.6g} to {np.nanmax(out):.6g}) were clipped to it; the "
+            "twin is far from the data (check the record's units)", ForecastRangeWarning,
+            stacklevel=3)
+        out = np.where(outside, np.clip(out, lo, hi), out)
+    return out
 
 
 def _substeps(step_min: int) -> int:
