@@ -348,9 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from dt1d.core.model_registry import RegistrationError
-    from dt1d.core.twin import CapabilityError
     from dt1d.data import DataValidationError
     from dt1d.data.twinfile import TwinFileError
+    from dt1d.exceptions import CapabilityError
     from dt1d.sim.patients import UnknownPatientError
 
     return (CLIError, DataValidationError, TwinFileError, RegistrationError, CapabilityError,

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from dt1d.physiology._jit import jit
+from dt1d._numba import jit
 
 # profile vector (oref0 profile fields; booleans as 0/1)
 PR_CURRENT_BASAL = 0  # current_basal [U/h]

@@ -103,7 +103,8 @@ def test_linear_and_lstm_refuse_long_acting_insulin_naming_the_column() -> None:
 
 
 def test_mechanistic_settings_ranges_and_forecast_clipping() -> None:
-    from dt1d.models.mechanistic import ForecastRangeWarning, MechanisticModel, _clip_forecasts
+    from dt1d.models.mechanistic import ForecastRangeWarning, MechanisticModel
+    from dt1d.models.mechanistic._model import _clip_forecasts
 
     rec = validate(simulate("adult#003", "random", days=1, seed=2, pump=None).drop(
         columns=["glucose_true_sc", "glucose_true_plasma"]))

@@ -6,7 +6,7 @@ CGM likelihood whose noise SD is estimated) with time-of-day insulin sensitivity
 everything else stays at the age group's population base patient, scaled to the person's
 body weight and basal insulin. ``predict`` runs an extended Kalman filter along the record
 and forecasts from every row, then adds a model-error correction that ``fit`` learned from
-the person's own training record (a "hybrid twin", :mod:`dt1d.models._mech_correction`);
+the person's own training record (a "hybrid twin", :mod:`dt1d.models.mechanistic._correction`);
 ``simulate`` replays the record with changed inputs.
 The user guide is ``docs/mechanistic.md``.
 """
@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dt1d.core.params import ParamsMixin
-from dt1d.core.twin import BaseModel
+from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients, validate
+from dt1d.exceptions import ConvergenceWarning, ForecastRangeWarning
+from dt1d.physiology.layout import I_BIAS, I_FLUX, X_GP, X_GS, X_GT, X_X
 
 __all__ = ["MechanisticModel", "ConvergenceWarning", "SENSITIVITY_WINDOWS_H"]
 
@@ -47,9 +48,9 @@ MAX_RK4_STEP_MIN = 2.5
 # 3 forecast), disjoint from the validation set; among settings within 1.5 % of the best
 # simulated score, the one that forecast the real record's day 2 best (so that day is
 # not fully held out; see docs/mechanistic.md).
-_Q_SD = {3: 3.0, 4: 3.0, 6: 1.0, 12: 8.0, 13: 0.05, 14: 3.0}
+_Q_SD = {X_GP: 3.0, X_GT: 3.0, X_X: 1.0, X_GS: 8.0, I_FLUX: 0.05, I_BIAS: 3.0}
 _R_SD_MG_DL = 1.0
-_P0_SD = {3: 5.0, 4: 10.0, 6: 5.0, 12: 5.0, 13: 0.1, 14: 10.0}
+_P0_SD = {X_GP: 5.0, X_GT: 10.0, X_X: 5.0, X_GS: 5.0, I_FLUX: 0.1, I_BIAS: 10.0}
 _FLUX_HALF_LIFE_MIN = 15.0
 _BIAS_HALF_LIFE_MIN = 90.0
 #: Allowed ranges of the person's settings: body weight [kg] and basal insulin [U/h].
@@ -60,14 +61,6 @@ MAX_WHAT_IF_SCALE = 10.0
 #: Forecasts are kept within the data contract's plausible glucose range [mg/dL]; values
 #: outside it are clipped, with a :class:`ForecastRangeWarning`.
 FORECAST_RANGE_MG_DL = (10.0, 1000.0)
-
-
-class ForecastRangeWarning(UserWarning):
-    """Forecasts left the physical glucose range and were clipped to it."""
-
-
-class ConvergenceWarning(UserWarning):
-    """The optimiser stopped before converging; see ``fit_report_``."""
 
 
 class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
@@ -136,7 +129,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     # -- checks and conversions ---------------------------------------------------------
     def _check_params(self) -> None:
-        from dt1d.models._mech_priors import AGE_GROUPS
+        from dt1d.models.mechanistic._priors import AGE_GROUPS
 
         if self.age_group not in AGE_GROUPS:
             raise ValueError(f"age_group must be one of {AGE_GROUPS}, got {self.age_group!r}")
@@ -214,7 +207,8 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
     def fit(self, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None = None,
             **kwargs: Any) -> MechanisticModel:
         """Identify the twin's parameters from ``X``'s CGM, carbs and insulin; return ``self``."""
-        from dt1d.models import _mech_fit, _mech_priors
+        from dt1d.models.mechanistic import _fit as _mech_fit
+        from dt1d.models.mechanistic import _priors as _mech_priors
 
         self._check_params()
         X = self._single_record(X)
@@ -330,7 +324,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     def _correction(self, X: pd.DataFrame, forecast: np.ndarray, coef: np.ndarray) -> np.ndarray:
         """The learned model-error correction ``(n, k)`` of the forecasts of ``X``."""
-        from dt1d.models import _mech_correction as C
+        from dt1d.models.mechanistic import _correction as C
 
         F = C.features(X["glucose"].to_numpy(dtype=float), X["carbs"].to_numpy(dtype=float),
                        X["insulin"].to_numpy(dtype=float), forecast, self.step_min_)
@@ -339,7 +333,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     def _kalman(self, X: pd.DataFrame, future: bool) -> np.ndarray:
         """The physics-only Kalman forecasts ``(n, k)`` of the validated record ``X``."""
-        from dt1d.models import _mech_kernels as K
+        from dt1d.models.mechanistic import _kernels as K
 
         step_min = self._step_min(X) if len(X) > 1 else self.step_min_
         if step_min != self.step_min_:
@@ -372,7 +366,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     def _fit_correction(self, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None) -> None:
         """Learn the model-error correction from the twin's forecasts over its training record."""
-        from dt1d.models import _mech_correction as C
+        from dt1d.models.mechanistic import _correction as C
 
         rows = self._horizon_rows(self.step_min_)
         glucose = X["glucose"].to_numpy(dtype=float)
@@ -422,8 +416,8 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         row holding that time. After ``method="mcmc"`` the posterior percentiles are added
         as ``glucose_p5``, ``glucose_p50``, ... columns.
         """
-        from dt1d.models import _mech_fit
-        from dt1d.models import _mech_kernels as K
+        from dt1d.models.mechanistic import _fit as _mech_fit
+        from dt1d.models.mechanistic import _kernels as K
 
         self._check_is_fitted()
         rec = self._single_record(record)
@@ -485,8 +479,9 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                insulin: np.ndarray, win: np.ndarray, step_min: int,
                percentiles: Sequence[float]) -> pd.DataFrame:
         """Posterior percentile bands of the replay, one column per percentile."""
-        from dt1d.models import _mech_fit, _mech_priors
-        from dt1d.models import _mech_kernels as K
+        from dt1d.models.mechanistic import _fit as _mech_fit
+        from dt1d.models.mechanistic import _kernels as K
+        from dt1d.models.mechanistic import _priors as _mech_priors
 
         layout = _mech_fit.make_layout(self.age_group, self.param_matrix_.shape[0])
         base = _mech_priors.base_vector(self.age_group)
@@ -523,10 +518,10 @@ def _substeps(step_min: int) -> int:
 
 def _filter_tuning(step_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Process-noise variances, initial variances and difference steps of the active states."""
-    from dt1d.models._mech_kernels import ACTIVE
+    from dt1d.models.mechanistic._kernels import ACTIVE
 
     q = np.array([_Q_SD[i] ** 2 * step_min / 5.0 for i in ACTIVE])
     p0 = np.array([_P0_SD[i] ** 2 for i in ACTIVE])
-    fd = np.array([1e-5 if i == 13 else 1e-3 for i in ACTIVE])
+    fd = np.array([1e-5 if i == I_FLUX else 1e-3 for i in ACTIVE])
     p0 = np.maximum(p0, 1e-12)
     return q, p0, fd
