@@ -6,7 +6,7 @@ loop's (hidden 64, 2 layers, batch 256, Adam) on the same data, measured side
 by side and interleaved so that machine load hits both alike. The issue asks
 for a ratio at most 1.15 and at least 40k forecast windows/s (2.5e-5 s/window)
 on 2 threads. ``predict`` runs dt1d's CPU inference engine
-(:mod:`dt1d.models._lstm_infer`); its cost is also tracked as a ratio to a bare
+(:mod:`dt1d.models.lstm._infer`); its cost is also tracked as a ratio to a bare
 ``torch.nn.LSTM`` inference loop over the same windows (lower is better). Thread
 counts are set explicitly (the ``threads`` parameter) and recorded by ``track_threads``.
 """
@@ -43,7 +43,7 @@ def _bare_data(record, y, model):
     """The windows ``LSTMModel.fit`` trains on, materialised as plain tensors (N, L, f) and (N, 1)."""
     import torch
 
-    from dt1d.models._lstm_features import normalised_features, record_arrays
+    from dt1d.models.lstm._features import normalised_features, record_arrays
 
     arrays = record_arrays(record, step_ns=300 * 10**9, lookback_steps=_LOOKBACK_MIN // 5, max_gap_steps=6)
     residual = y.to_numpy()[:, None] - arrays.last_glucose[:, None]

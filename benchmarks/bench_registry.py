@@ -19,7 +19,7 @@ def _model_class(name: str) -> type:
     """A concrete model class made without a class statement (so not auto-registered)."""
     import numpy as np
 
-    from dt1d.core.params import ParamsMixin
+    from dt1d.core.base import ParamsMixin
     from dt1d.core.twin import BaseModel
 
     def fit(self, X, y=None, **kwargs):
@@ -46,8 +46,8 @@ class RegistryOperations:
     """Register/unregister, lookups and listings on a registry of ~55 names."""
 
     def setup(self) -> None:
+        from dt1d.core.base import ParamsMixin
         from dt1d.core.model_registry import get_model_class, isolated, register_model
-        from dt1d.core.params import ParamsMixin
         from dt1d.core.twin import BaseModel
 
         self.threads = set_threads()

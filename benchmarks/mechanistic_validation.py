@@ -58,8 +58,9 @@ def _standard_day(days: int = 1):
 
 def sensitivity_table(age_group: str = "adult") -> pd.DataFrame:
     """Glucose sensitivity to each candidate, per prior SD, and its collinearity with the rest."""
-    from dt1d.models import _mech_fit, _mech_priors
-    from dt1d.models import _mech_kernels as K
+    from dt1d.models.mechanistic import _fit as _mech_fit
+    from dt1d.models.mechanistic import _kernels as K
+    from dt1d.models.mechanistic import _priors as _mech_priors
     from dt1d.physiology.params import PARAM_FIELDS
 
     base = _mech_priors.base_vector(age_group)
@@ -119,9 +120,10 @@ def recovery_study(n_people: int, days: int, seed: int = 0) -> pd.DataFrame:
     """Fit people built from the twin's structure with known parameters (AR(1) noise, 8 mg/dL)."""
     from dt1d.data import validate
     from dt1d.metrics import rmse
-    from dt1d.models import _mech_fit, _mech_priors
-    from dt1d.models import _mech_kernels as K
     from dt1d.models.mechanistic import MechanisticModel
+    from dt1d.models.mechanistic import _fit as _mech_fit
+    from dt1d.models.mechanistic import _kernels as K
+    from dt1d.models.mechanistic import _priors as _mech_priors
 
     layout = _mech_fit.make_layout("adult", 3)
     base = _mech_priors.base_vector("adult")

@@ -13,6 +13,7 @@ from dt1d.core import (
     CapabilityError,
     DigitalTwin,
     ModelNotFoundError,
+    NotFittedError,
     ParamsMixin,
     RegistrationError,
     create_model,
@@ -24,12 +25,15 @@ from dt1d.core import (
     register_model,
     unregister_model,
 )
+from dt1d.exceptions import Dt1dError
 
 __all__ = [
     "BaseModel",
     "CapabilityError",
     "DigitalTwin",
+    "Dt1dError",
     "ModelNotFoundError",
+    "NotFittedError",
     "ParamsMixin",
     "RegistrationError",
     "__version__",

@@ -41,10 +41,15 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -
 
 
 def _write_record(frame: Any, path: str) -> Path:
-    """Write a record (or any frame) as CSV, or Parquet when the name ends in .parquet."""
+    """Write a record (or any frame) as CSV, or Parquet when the name ends in .parquet.
+
+    CSV cells a spreadsheet would run as formulas are neutralised (dt1d.data.csv_safety).
+    """
     if str(path).endswith(".parquet"):
         return _atomic_write(path, lambda tmp: frame.to_parquet(tmp))
-    return _atomic_write(path, lambda tmp: frame.to_csv(tmp))
+    from dt1d.data.csv_safety import to_csv_safe
+
+    return _atomic_write(path, lambda tmp: to_csv_safe(frame, tmp))
 
 
 _REPLAYBG_COLUMNS = {"t", "glucose", "cho", "bolus", "basal"}
@@ -343,9 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from dt1d.core.model_registry import RegistrationError
-    from dt1d.core.twin import CapabilityError
     from dt1d.data import DataValidationError
     from dt1d.data.twinfile import TwinFileError
+    from dt1d.exceptions import CapabilityError
     from dt1d.sim.patients import UnknownPatientError
 
     return (CLIError, DataValidationError, TwinFileError, RegistrationError, CapabilityError,

@@ -90,7 +90,7 @@ def check_model(
     ``t``); multi-horizon shape for models tagged ``"multi_horizon"``; a
     ``save``/``load`` round trip gives identical predictions.
     """
-    from dt1d.core.twin import BaseModel
+    from dt1d.core.base import BaseModel
     from dt1d.data import make_target
 
     name = model_class.__qualname__

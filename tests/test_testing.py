@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import isolated
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel
 from dt1d.testing import check_model, make_synthetic_record
 

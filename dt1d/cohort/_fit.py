@@ -168,14 +168,35 @@ def _prepare_out_dir(out_dir: str | os.PathLike[str] | None, resume: bool) -> Pa
             raise ValueError("resume=True needs out_dir (the folder of the earlier run)")
         return None
     folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"out_dir {folder} is a file; pass a folder for the twins and summary")
     folder.mkdir(parents=True, exist_ok=True)
+    _check_writable(folder)
     return folder
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any fit when the summary could not be written at the end."""
+    import tempfile
+
+    summary = folder / _store.SUMMARY_NAME
+    if summary.is_dir():
+        raise IsADirectoryError(f"cohort summary path {summary} is a folder; move it away before fitting")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".dt1d-write-check.", suffix=".tmp")
+    except OSError as exc:
+        raise PermissionError(f"cannot write into out_dir {folder}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _twin_paths(folder: Path | None, ids: list[Any]) -> dict[Any, str | None]:
     if folder is None:
         return dict.fromkeys(ids)
     paths = {pid: str(twin_path(folder, pid)) for pid in ids}
+    for pid, path in paths.items():
+        if Path(path).is_dir():
+            raise IsADirectoryError(f"twin path {path} of patient {pid!r} is a folder; move it away before fitting")
     seen: dict[str, Any] = {}
     for pid, path in paths.items():
         if path in seen:

@@ -120,7 +120,8 @@ def _check_scenarios(scenarios: Mapping[str, Any]) -> dict[str, Any]:
 
 def _trial_tasks(subjects: Any, records: Any, seed: int) -> list[TrialTask]:
     """One task per subject, in the given order; twins checked for the 'simulates' tag here."""
-    from dt1d.core.twin import CapabilityError, DigitalTwin
+    from dt1d.core.twin import DigitalTwin
+    from dt1d.exceptions import CapabilityError
 
     if isinstance(subjects, pd.DataFrame):
         twins = _twins_of_table(subjects)

@@ -1,5 +1,6 @@
 """The heart of dt1d: the model registry, ``BaseModel`` and ``DigitalTwin``."""
 
+from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.core.model_registry import (
     DiscoveryError,
     ModelNotFoundError,
@@ -14,8 +15,8 @@ from dt1d.core.model_registry import (
     register_model,
     unregister_model,
 )
-from dt1d.core.params import ParamsMixin
-from dt1d.core.twin import BaseModel, CapabilityError, DigitalTwin
+from dt1d.core.twin import DigitalTwin
+from dt1d.exceptions import CapabilityError, NotFittedError
 
 __all__ = [
     "BaseModel",
@@ -23,6 +24,7 @@ __all__ = [
     "DigitalTwin",
     "DiscoveryError",
     "ModelNotFoundError",
+    "NotFittedError",
     "ParamsMixin",
     "RegistrationError",
     "RegistryMeta",

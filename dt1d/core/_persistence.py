@@ -15,7 +15,7 @@ import numpy as np
 from dt1d.data.twinfile import TwinFile, TwinFileError, to_jsonable
 
 if TYPE_CHECKING:
-    from dt1d.core.twin import BaseModel
+    from dt1d.core.base import BaseModel
 
 _STATE_PREFIX = "state."
 

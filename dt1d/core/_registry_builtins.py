@@ -11,7 +11,7 @@ from __future__ import annotations
 _BUILTIN_MODELS: dict[str, str] = {
     "persistence": "dt1d.models.baselines:PersistenceModel",
     "linear": "dt1d.models.baselines:LinearModel",
-    "lstm": "dt1d.models.lstm:LSTMModel",
-    "mechanistic_uva_padova": "dt1d.models.mechanistic:MechanisticModel",
-    "mechanistic": "dt1d.models.mechanistic:MechanisticModel",
+    "lstm": "dt1d.models.lstm._model:LSTMModel",
+    "mechanistic_uva_padova": "dt1d.models.mechanistic._model:MechanisticModel",
+    "mechanistic": "dt1d.models.mechanistic._model:MechanisticModel",
 }

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dt1d.core._registry_errors import RegistrationError
+from dt1d.exceptions import RegistrationError
 
 _MODEL_SUFFIX = "Model"
 _ACRONYM_THEN_WORD = re.compile(r"([A-Z]+)([A-Z][a-z])")

@@ -26,11 +26,11 @@ from dt1d.core._registry_checks import (
     qualified_name,
 )
 from dt1d.core._registry_errors import (
-    RegistrationError,
     collision_message,
     missing_methods_message,
     normalize_name,
 )
+from dt1d.exceptions import RegistrationError
 
 PUBLIC_MODULE = "dt1d.core.model_registry"
 logger = logging.getLogger(PUBLIC_MODULE)
@@ -301,7 +301,7 @@ def _check_distinguishable(name: str, cls: type, released: set[str]) -> None:
 def _required_of_base_model() -> set[str]:
     """Abstract method names of dt1d's BaseModel, the interface every model provides."""
     try:
-        from dt1d.core.twin import BaseModel
+        from dt1d.core.base import BaseModel
 
         return declared_abstract_names(BaseModel)
     except ImportError:  # only while dt1d.core.twin itself is being written

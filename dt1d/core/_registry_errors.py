@@ -1,4 +1,4 @@
-"""Exceptions of the model registry and the helpers that word their messages."""
+"""The model registry's messages (not found, collisions, missing methods) and plugin settings."""
 
 from __future__ import annotations
 
@@ -6,42 +6,6 @@ from collections.abc import Iterable
 
 PLUGIN_GROUP = "dt1d.models"
 DISABLE_PLUGINS_ENV = "DT1D_DISABLE_PLUGIN_AUTOLOAD"
-
-
-class RegistrationError(Exception):
-    """A model class or name cannot be registered (collision, bad name, missing methods)."""
-
-
-class ModelNotFoundError(KeyError, RegistrationError):
-    """No model is known under the requested name; the message says why and how to fix it."""
-
-    def __init__(
-        self,
-        name: str,
-        known: Iterable[str] = (),
-        *,
-        plugins_disabled: bool = False,
-    ) -> None:
-        self.name = name
-        self.suggestions: list[str] = suggest_names(name, known)
-        self.message = _not_found_message(name, self.suggestions, plugins_disabled)
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        # KeyError.__str__ would wrap the message in quotes.
-        return self.message
-
-
-class DiscoveryError(RegistrationError):
-    """`discover_models` could not import some modules; `failures` maps module name to error."""
-
-    def __init__(self, message: str, failures: dict[str, BaseException]) -> None:
-        super().__init__(message)
-        self.failures = failures
-
-
-for _exc in (RegistrationError, ModelNotFoundError, DiscoveryError):
-    _exc.__module__ = "dt1d.core.model_registry"
 
 
 def normalize_name(name: str) -> str:
@@ -63,7 +27,7 @@ def suggest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
     return picked[:limit]
 
 
-def _not_found_message(name: str, suggestions: list[str], plugins_disabled: bool) -> str:
+def not_found_message(name: str, suggestions: list[str], plugins_disabled: bool) -> str:
     lines = [f"No model is registered under the name {name!r}."]
     if suggestions:
         lines.append("Did you mean " + " or ".join(repr(s) for s in suggestions) + "?")

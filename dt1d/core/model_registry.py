@@ -2,7 +2,7 @@
 
 Users pick models by name (``DigitalTwin(model_type="lstm")``) instead of
 importing classes, and anyone can add a model without touching dt1d: a
-concrete subclass of :class:`~dt1d.core.twin.BaseModel` registers itself when
+concrete subclass of :class:`~dt1d.core.base.BaseModel` registers itself when
 its ``class`` statement finishes (its metaclass is :class:`RegistryMeta`).
 
 Names come from three places, in this order of precedence:
@@ -52,11 +52,9 @@ from dt1d.core._registry_core import (
 from dt1d.core._registry_errors import (
     DISABLE_PLUGINS_ENV,
     PLUGIN_GROUP,
-    DiscoveryError,
-    ModelNotFoundError,
-    RegistrationError,
     missing_methods_message,
 )
+from dt1d.exceptions import DiscoveryError, ModelNotFoundError, RegistrationError
 
 __all__ = [
     "DISABLE_PLUGINS_ENV",

@@ -9,11 +9,13 @@ for people on injections); see ``docs/data_format.md`` and ``spec/data.md``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from dt1d.exceptions import DataValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -48,34 +50,6 @@ _MAX_ROWS_SHOWN = 3
 # Relative and absolute tolerance (U) for insulin == bolus + basal.
 _INSULIN_SUM_RTOL = 1e-9
 _INSULIN_SUM_ATOL = 1e-9
-
-
-class DataValidationError(ValueError):
-    """A patient record breaks the data contract; says which column, rows and fix."""
-
-    def __init__(
-        self,
-        problem: str,
-        *,
-        code: str,
-        column: str | None = None,
-        rows: Sequence[Any] = (),
-        fix: str | None = None,
-    ) -> None:
-        self.problem = problem
-        self.code = code
-        self.column = column
-        self.rows = list(rows)
-        self.fix = fix
-        parts = []
-        if column is not None:
-            parts.append(f"column {column!r}: ")
-        parts.append(problem)
-        if self.rows:
-            parts.append(f" (first rows: {', '.join(str(r) for r in self.rows)})")
-        if fix:
-            parts.append(f". Fix: {fix}")
-        super().__init__("".join(parts))
 
 
 def _step_label(step: pd.Timedelta | np.timedelta64) -> str:

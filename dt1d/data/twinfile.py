@@ -29,6 +29,7 @@ import numpy as np
 
 from dt1d._version import __version__
 from dt1d.data.atomic import atomic_path
+from dt1d.exceptions import TwinFileError
 
 FORMAT_NAME = "dt1d-twin"
 #: Newest twin-file format this dt1d writes and reads.
@@ -44,10 +45,6 @@ MAX_TOTAL_BYTES = 4 * 2**30
 _ARRAY_DIR = "arrays/"
 _BLOB_DIR = "blobs/"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$")
-
-
-class TwinFileError(ValueError):
-    """A twin file is damaged, foreign, too new, or its contents cannot be stored safely."""
 
 
 @attrs.frozen(eq=False)

@@ -24,8 +24,10 @@ from dt1d.metrics.glycaemic import (
     risk_index,
     time_in_range,
 )
+from dt1d.metrics.risk import adrr, gri, gri_components, j_index
 from dt1d.metrics.tables import ACCURACY_COLUMNS, forecast_accuracy_table
 from dt1d.metrics.temporal import temporal_gain, time_lag
+from dt1d.metrics.variability import conga, modd
 
 __all__ = [
     "rmse",
@@ -50,6 +52,12 @@ __all__ = [
     "hbgi",
     "gmi",
     "time_in_range",
+    "gri",
+    "gri_components",
+    "j_index",
+    "adrr",
+    "conga",
+    "modd",
     "forecast_accuracy_table",
     "ACCURACY_COLUMNS",
 ]

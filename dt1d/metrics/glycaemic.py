@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from dt1d.metrics._arrays import _as_float_array, _to_mgdl
+from dt1d.metrics.risk import adrr, gri, gri_components, j_index
+from dt1d.metrics.variability import conga, modd
 
 __all__ = [
     "glycaemic_outcomes",
@@ -27,6 +29,8 @@ __all__ = [
 
 #: Minutes below (above) a threshold that make an event, and back in range that end it.
 EVENT_MIN_DURATION_MIN = 15.0
+#: Longest run of missing minutes an open event is carried across (longer gaps end it).
+EVENT_MAX_GAP_MIN = 45.0
 
 
 def _trace(glucose: Any, step_min: float | None, units: str) -> tuple[np.ndarray, float]:
@@ -136,6 +140,7 @@ def glucose_events(
     below: bool = True,
     step_min: float | None = None,
     min_duration_min: float = EVENT_MIN_DURATION_MIN,
+    max_gap_min: float = EVENT_MAX_GAP_MIN,
     units: str = "mg/dL",
 ) -> list[tuple[int, int]]:
     """Hypo- (``below=True``) or hyperglycaemic events of a trace, as (start, end) positions.
@@ -146,8 +151,11 @@ def glucose_events(
     minutes, and ends once it has been back (>= or <= the threshold) for at
     least 15 consecutive minutes. Each reading stands for one grid step, so
     three 5-minute readings make 15 minutes. A missing reading (NaN) breaks a
-    run: minutes on either side of a gap are not added up, so a gap neither
-    starts nor ends an event. ``start`` is the first reading of the event and
+    run: minutes on either side of a gap are not added up. A gap of at most
+    ``max_gap_min`` (45) minutes neither starts nor ends an event; a longer
+    gap ends an open event at the gap's first missing reading (as iglu,
+    which interpolates gaps up to 45 minutes and splits the trace at longer
+    ones). ``start`` is the first reading of the event and
     ``end`` the first reading of the run that ended it (the trace length if it
     never ended). Positions refer to the regular grid (for a Series with a
     DatetimeIndex, to the grid spanning its first to last time).
@@ -163,10 +171,17 @@ def glucose_events(
     run_start = -1  # first position of the current run of same-state known readings
     run_len = 0
     start = -1
+    max_gap = int(np.floor(max_gap_min / step + 1e-9))
+    gap_len = 0
     for i in range(bg.size):
         if not known[i]:
             run_len = 0
+            gap_len += 1
+            if in_event and gap_len > max_gap:
+                events.append((start, i - gap_len + 1))
+                in_event = False
             continue
+        gap_len = 0
         # a reading that continues the current run (state we are looking for)
         looking_for_beyond = not in_event
         matches = beyond[i] if looking_for_beyond else not beyond[i]
@@ -189,6 +204,41 @@ def glucose_events(
     return events
 
 
+#: Consensus band limits (mg/dL name -> limit in the input's unit): mmol/L input is
+#: compared with the consensus mmol/L limits, not converted to mg/dL first
+#: (10.0 mmol/L is in range; 10.0 * 18.0156 = 180.16 mg/dL would not be).
+_BANDS = {
+    "mg/dL": {54: 54.0, 70: 70.0, 140: 140.0, 180: 180.0, 250: 250.0},
+    "mmol/L": {54: 3.0, 70: 3.9, 140: 7.8, 180: 10.0, 250: 13.9},
+}
+
+
+def _band_limits(units: str) -> dict[int, float]:
+    if units not in _BANDS:
+        raise ValueError(f"units must be one of {tuple(_BANDS)}, got {units!r}")
+    return _BANDS[units]
+
+
+def _day_source(glucose: Any, bg: np.ndarray) -> Any:
+    """What :func:`adrr` groups by day: the Series (calendar dates) or the mg/dL grid."""
+    if isinstance(glucose, pd.DataFrame):
+        glucose = glucose["glucose"]
+    if isinstance(glucose, pd.Series) and isinstance(glucose.index, pd.DatetimeIndex):
+        return pd.Series(bg[~np.isnan(bg)], index=_known_times(glucose, bg))
+    return bg
+
+
+def _known_times(glucose: pd.Series, bg: np.ndarray) -> pd.DatetimeIndex:
+    """Times of the known grid readings of ``bg`` (the grid from the Series' first time)."""
+    index = glucose.index
+    if len(index) < 2:
+        return index[: int((~np.isnan(bg)).sum())]
+    step = np.diff(index.as_unit("ns").asi8)
+    values, counts = np.unique(step, return_counts=True)
+    grid = index[0] + pd.to_timedelta(np.arange(bg.size) * values[np.argmax(counts)], unit="ns")
+    return grid[~np.isnan(bg)]
+
+
 def glycaemic_outcomes(
     glucose: Any, *, step_min: float | None = None, units: str = "mg/dL"
 ) -> dict[str, float]:
@@ -197,12 +247,21 @@ def glycaemic_outcomes(
     ``glucose`` is a Series with a DatetimeIndex (a validated record also
     works), or an array on a regular grid of ``step_min`` minutes (default 5).
     NaN readings are ignored; ``coverage_pct`` says how many were known.
-    Times in ranges are percent of the known readings; ``time_below_70_pct``
+    For ``units="mmol/L"`` the ranges, GRI bands and events use the consensus
+    mmol/L limits (3.0, 3.9, 7.8, 10.0, 13.9) on the values as given; the
+    mg/dL-valued keys (mean, SD) and the risk indices are computed after
+    conversion (x 18.0156). Times in ranges are percent of the known readings; ``time_below_70_pct``
     includes the time below 54 and ``time_above_180_pct`` the time above 250.
     SD is the sample standard deviation (ddof=1); CV = 100 SD / mean.
+    ``time_in_tight_range_70_140_pct`` is 70-140 mg/dL inclusive; ``gri``,
+    ``gri_hypo``, ``gri_hyper``, ``j_index`` and ``adrr`` are those of
+    :mod:`dt1d.metrics.risk` (ADRR by calendar day for a Series).
     """
-    bg, step = _trace(glucose, step_min, units)
+    raw, step = _trace(glucose, step_min, "mg/dL")  # values as given, in ``units``
+    bg = _to_mgdl(raw, units)
+    band = _band_limits(units)
     known = bg[~np.isnan(bg)]
+    given = raw[~np.isnan(raw)]  # ranges are compared in the unit of the input
     n = int(known.size)
     out: dict[str, float] = {"n_readings": float(n)}
     out["coverage_pct"] = float(100.0 * n / bg.size) if bg.size else float("nan")
@@ -214,12 +273,20 @@ def glycaemic_outcomes(
             "cv_pct",
             "gmi_pct",
             "time_in_range_70_180_pct",
+            "time_in_tight_range_70_140_pct",
             "time_below_70_pct",
             "time_below_54_pct",
             "time_above_180_pct",
             "time_above_250_pct",
             "lbgi",
             "hbgi",
+            "gri",
+            "gri_hypo",
+            "gri_hyper",
+            "j_index",
+            "adrr",
+            "conga_1h_mgdl",
+            "modd_mgdl",
         ):
             out[key] = nan
     else:
@@ -229,18 +296,28 @@ def glycaemic_outcomes(
         out["sd_mgdl"] = sd
         out["cv_pct"] = 100.0 * sd / mean
         out["gmi_pct"] = gmi(mean)
-        out["time_in_range_70_180_pct"] = float(100.0 * np.mean((known >= 70) & (known <= 180)))
-        out["time_below_70_pct"] = float(100.0 * np.mean(known < 70))
-        out["time_below_54_pct"] = float(100.0 * np.mean(known < 54))
-        out["time_above_180_pct"] = float(100.0 * np.mean(known > 180))
-        out["time_above_250_pct"] = float(100.0 * np.mean(known > 250))
+        out["time_in_range_70_180_pct"] = float(100.0 * np.mean((given >= band[70]) & (given <= band[180])))
+        out["time_below_70_pct"] = float(100.0 * np.mean(given < band[70]))
+        out["time_below_54_pct"] = float(100.0 * np.mean(given < band[54]))
+        out["time_above_180_pct"] = float(100.0 * np.mean(given > band[180]))
+        out["time_above_250_pct"] = float(100.0 * np.mean(given > band[250]))
         out["lbgi"] = lbgi(known)
         out["hbgi"] = hbgi(known)
+        out["time_in_tight_range_70_140_pct"] = float(
+            100.0 * np.mean((given >= band[70]) & (given <= band[140]))
+        )
+        out["gri_hypo"], out["gri_hyper"] = gri_components(given, units=units)
+        out["gri"] = gri(given, units=units)
+        out["j_index"] = j_index(known)
+        out["adrr"] = adrr(_day_source(glucose, bg), step_min=step)
+        out["conga_1h_mgdl"] = conga(bg, 1.0, step_min=step) if step <= 60 else float("nan")
+        out["modd_mgdl"] = modd(bg, step_min=step) if 1440 % step == 0 else float("nan")
     for key, threshold, below in (
-        ("hypo_events_70", 70.0, True),
-        ("hypo_events_54", 54.0, True),
-        ("hyper_events_180", 180.0, False),
-        ("hyper_events_250", 250.0, False),
+        ("hypo_events_70", 70, True),
+        ("hypo_events_54", 54, True),
+        ("hyper_events_180", 180, False),
+        ("hyper_events_250", 250, False),
     ):
-        out[key] = float(len(glucose_events(bg, threshold, below=below, step_min=step)))
+        events = glucose_events(raw, band[threshold], below=below, step_min=step)
+        out[key] = float(len(events))
     return out

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
-from dt1d.core.params import ParamsMixin
-from dt1d.core.twin import BaseModel
+from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients
 
 __all__ = ["PersistenceModel", "LinearModel"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from dt1d.physiology._jit import jit
+from dt1d._numba import jit
 from dt1d.physiology.kernels import (
     CHUNK,
     CHUNK_ROWS,
@@ -35,7 +35,25 @@ from dt1d.physiology.kernels import (
     _rk4_chunk,
     meal_minute,
 )
-from dt1d.physiology.params import N_PARAMS, N_STATES, P_BW, PMOL_PER_UNIT
+from dt1d.physiology.layout import (
+    M_FOOD_TAKEN_G,
+    M_LAST_EATEN_G,
+    M_PLANNED_G,
+    M_QSTO_START_MG,
+    N_PARAMS,
+    N_STATES,
+    P_BW,
+    PMOL_PER_UNIT,
+    X_GP,
+    X_GS,
+    X_GT,
+    X_IL,
+    X_IP,
+    X_ISC1,
+    X_ISC2,
+    X_QSTO1,
+    X_QSTO2,
+)
 
 __all__ = ["CHUNK", "dopri_batch", "dopri_batch_serial", "rk4_batch", "rk4_batch_serial"]
 
@@ -48,8 +66,8 @@ def _record(xs, out, row, lo, m, full):
                 out[row, i, lo + jj] = xs[i * CHUNK + jj]
     else:
         for jj in range(m):
-            out[row, 0, lo + jj] = xs[12 * CHUNK + jj]
-            out[row, 1, lo + jj] = xs[3 * CHUNK + jj]
+            out[row, 0, lo + jj] = xs[X_GS * CHUNK + jj]
+            out[row, 1, lo + jj] = xs[X_GP * CHUNK + jj]
 
 
 @jit(fastmath=FASTMATH)
@@ -95,13 +113,14 @@ def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, 
         for jj in range(m):
             j = lo + jj
             e, planned, qsto0, food = _meal_step(
-                xs[ROW_MEAL * CHUNK + jj], xs[(ROW_MEAL + 1) * CHUNK + jj],
-                xs[(ROW_MEAL + 2) * CHUNK + jj], xs[(ROW_MEAL + 3) * CHUNK + jj],
-                carbs[k, j], xs[jj] + xs[CHUNK + jj], eat_rate)
-            xs[ROW_MEAL * CHUNK + jj] = planned
-            xs[(ROW_MEAL + 1) * CHUNK + jj] = e
-            xs[(ROW_MEAL + 2) * CHUNK + jj] = qsto0
-            xs[(ROW_MEAL + 3) * CHUNK + jj] = food
+                xs[(ROW_MEAL + M_PLANNED_G) * CHUNK + jj], xs[(ROW_MEAL + M_LAST_EATEN_G) * CHUNK + jj],
+                xs[(ROW_MEAL + M_QSTO_START_MG) * CHUNK + jj],
+                xs[(ROW_MEAL + M_FOOD_TAKEN_G) * CHUNK + jj],
+                carbs[k, j], xs[X_QSTO1 * CHUNK + jj] + xs[X_QSTO2 * CHUNK + jj], eat_rate)
+            xs[(ROW_MEAL + M_PLANNED_G) * CHUNK + jj] = planned
+            xs[(ROW_MEAL + M_LAST_EATEN_G) * CHUNK + jj] = e
+            xs[(ROW_MEAL + M_QSTO_START_MG) * CHUNK + jj] = qsto0
+            xs[(ROW_MEAL + M_FOOD_TAKEN_G) * CHUNK + jj] = food
             eaten[block, j] += e
             xs[ROW_D_IN * CHUNK + jj] = 1000.0 * e
             xs[ROW_DBAR * CHUNK + jj] = qsto0 + 1000.0 * food
@@ -150,7 +169,8 @@ _A51, _A52, _A53, _A54 = 19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, 
 _A61, _A62, _A63 = 9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0
 _A64, _A65 = 49.0 / 176.0, -5103.0 / 18656.0
 _B1, _B3, _B4, _B5, _B6 = 35.0 / 384.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0
-_MASKED = (3, 4, 5, 9, 10, 11, 12)  # states under simglucose's non-negativity mask
+# states under simglucose's non-negativity mask
+_MASKED = (X_GP, X_GT, X_IP, X_IL, X_ISC1, X_ISC2, X_GS)
 # error coefficients b - b_hat
 _E1, _E3, _E4 = 71.0 / 57600.0, -71.0 / 16695.0, 71.0 / 1920.0
 _E5, _E6, _E7 = -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0
@@ -253,8 +273,8 @@ def _record_one(y, out, row, j, full):
         for i in range(N_STATES):
             out[row, i, j] = y[i]
     else:
-        out[row, 0, j] = y[12]
-        out[row, 1, j] = y[3]
+        out[row, 0, j] = y[X_GS]
+        out[row, 1, j] = y[X_GP]
 
 
 @jit(fastmath=FASTMATH)
@@ -279,7 +299,7 @@ def _dopri_patient(p, x, meal, carbs, insulin, eat_rate, rtol, atol, record_ever
         if kk % record_every == 0:
             _record_one(y, out, block, j, full)
             eaten[block, j] = 0.0
-        e, db = meal_minute(ms, carbs[kk, j], y[0] + y[1], eat_rate)
+        e, db = meal_minute(ms, carbs[kk, j], y[X_QSTO1] + y[X_QSTO2], eat_rate)
         eaten[block, j] += e
         u = insulin[kk, j] * PMOL_PER_UNIT / p[P_BW, j]
         h, c = _dopri_minute(p, j, y, 1000.0 * e, u, db, h, rtol, atol, k, tmp, ynew)

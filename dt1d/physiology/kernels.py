@@ -3,7 +3,7 @@
 Everything here is a pure function over float64 arrays and floats, usable from Python and
 from other jitted code (the mechanistic twin runs them inside its own likelihood).
 
-Conventions (see ``dt1d.physiology.params`` for the layouts):
+Conventions (see ``dt1d.physiology.layout`` for the layouts):
 
 - ``p``: parameter vector, shape ``(N_PARAMS,)``, ``PatientParams.to_array()`` order, index
   constants ``P_*``. The internal ``_deriv``/``_rk4`` take ``p`` as ``(N_PARAMS, n)`` plus a
@@ -25,8 +25,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dt1d.physiology._jit import jit
-from dt1d.physiology.params import (
+from dt1d._numba import PHYSIOLOGY_FASTMATH, jit
+from dt1d.physiology.layout import (
+    M_FOOD_TAKEN_G,
+    M_LAST_EATEN_G,
+    M_PLANNED_G,
+    M_QSTO_START_MG,
+    N_MEAL,
     N_PARAMS,
     N_STATES,
     P_B,
@@ -88,20 +93,9 @@ __all__ = [
     "tanh",
 ]
 
-#: numba fastmath flags of the kernels: none. With FMA contraction ("contract") LLVM fuses
-#: multiply-adds differently in the vectorised body and the scalar remainder of a loop over
-#: patients, so a patient's trajectory depended (by an ulp or so) on its lane and on the batch
-#: size. Without it every lane computes the same IEEE operations: a patient simulated in any
-#: batch equals the same patient simulated alone, bit for bit (about 15 % slower).
-FASTMATH: set[str] = set()
-
-# Meal state layout (one float vector per patient).
-M_PLANNED_G = 0  # announced carbohydrate not eaten yet [g]
-M_LAST_EATEN_G = 1  # carbohydrate eaten in the previous minute [g]
-M_QSTO_START_MG = 2  # stomach content Q_sto1 + Q_sto2 when the current meal began [mg]
-M_FOOD_TAKEN_G = 3  # carbohydrate eaten so far in the current meal [g]
-N_MEAL = 4
-
+#: numba fastmath flags of the kernels (see ``dt1d._numba.PHYSIOLOGY_FASTMATH``: none, so a
+#: patient's trajectory does not depend on its lane or the batch size).
+FASTMATH = set(PHYSIOLOGY_FASTMATH)
 
 
 @jit(fastmath=FASTMATH, inline="always")

@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from dt1d.physiology._jit import jit
+from dt1d._numba import jit
 
 __all__ = [
     "DEGLUDEC_TMAX_MIN",

@@ -1,5 +1,8 @@
 """UVA/Padova patient parameters: a validated attrs class and the kernels' parameter-vector layout.
 
+The vector layouts (``PARAM_FIELDS``, ``P_*``, ``X_*``, ``STATES``) live in
+:mod:`dt1d.physiology.layout` and are re-exported here.
+
 The model is the 13-state "S2008" UVA/Padova type 1 diabetes simulator as implemented by
 simglucose 0.2.11 (oral glucose absorption of Dalla Man 2006, glucose-insulin system of
 Dalla Man 2007, subcutaneous insulin and glucose of Kovatchev 2009). Every field carries
@@ -32,8 +35,59 @@ from typing import Any
 import attrs
 import numpy as np
 
-#: 1 U of insulin = 6000 pmol (the conversion used by the model).
-PMOL_PER_UNIT = 6000.0
+from dt1d.physiology.layout import (  # noqa: F401  (re-exported: the layout's old home)
+    N_PARAMS,
+    N_STATES,
+    P_B,
+    P_BW,
+    P_D,
+    P_F,
+    P_FSNC,
+    P_IB,
+    P_K1,
+    P_K2,
+    P_KA1,
+    P_KA2,
+    P_KABS,
+    P_KD,
+    P_KE1,
+    P_KE2,
+    P_KI,
+    P_KM0,
+    P_KMAX,
+    P_KMIN,
+    P_KP1,
+    P_KP2,
+    P_KP3,
+    P_KSC,
+    P_M1,
+    P_M2,
+    P_M4,
+    P_M30,
+    P_P2U,
+    P_U2SS,
+    P_VG,
+    P_VI,
+    P_VM0,
+    P_VMX,
+    PARAM_FIELDS,
+    PMOL_PER_UNIT,
+    STATE_NAMES,
+    STATES,
+    X_GP,
+    X_GS,
+    X_GT,
+    X_I1,
+    X_ID,
+    X_IL,
+    X_IP,
+    X_ISC1,
+    X_ISC2,
+    X_QGUT,
+    X_QSTO1,
+    X_QSTO2,
+    X_X,
+)
 
 
 def _finite(lo: float | None = 0.0, hi: float | None = None, lo_open: bool = True):
@@ -232,38 +286,8 @@ class PatientParams:
         return steady_state_from_insulin(self.to_array(), self.basal_insulin_u_per_min)
 
 
-#: Model-parameter fields of :class:`PatientParams` in kernel vector order.
-PARAM_FIELDS: tuple[str, ...] = tuple(
-    a.name for a in attrs.fields(PatientParams) if "symbol" in a.metadata
-)
-N_PARAMS = len(PARAM_FIELDS)
-
-# Index constants into the parameter vector (``PatientParams.to_array()``); stable layout.
-(P_BW, P_KABS, P_KMAX, P_KMIN, P_B, P_D, P_F, P_KP1, P_KP2, P_KP3, P_FSNC, P_KE1, P_KE2,
- P_K1, P_K2, P_VM0, P_VMX, P_KM0, P_M1, P_M2, P_M4, P_M30, P_KA1, P_KA2, P_KD, P_VI, P_IB,
- P_P2U, P_KI, P_KSC, P_U2SS, P_VG) = range(32)
-assert N_PARAMS == 32
-
-#: The 13 states in kernel order: name, unit and meaning (Dalla Man 2007 symbols).
-STATES: tuple[tuple[str, str, str], ...] = (
-    ("q_sto1_mg", "mg", "Q_sto1: solid glucose in the stomach (whole body)"),
-    ("q_sto2_mg", "mg", "Q_sto2: liquid (triturated) glucose in the stomach (whole body)"),
-    ("q_gut_mg", "mg", "Q_gut: glucose in the intestine (whole body)"),
-    ("g_p_mg_per_kg", "mg/kg", "G_p: glucose in plasma and rapidly equilibrating tissues"),
-    ("g_t_mg_per_kg", "mg/kg", "G_t: glucose in slowly equilibrating tissues"),
-    ("i_p_pmol_per_kg", "pmol/kg", "I_p: insulin in plasma"),
-    ("x_pmol_per_l", "pmol/L", "X: remote insulin action on glucose utilisation (above I_b)"),
-    ("i_1_pmol_per_l", "pmol/L", "I_1: first delay compartment of insulin action on the liver"),
-    ("i_d_pmol_per_l", "pmol/L", "I_d: delayed insulin signal acting on the liver"),
-    ("i_l_pmol_per_kg", "pmol/kg", "I_l: insulin in the liver"),
-    ("i_sc1_pmol_per_kg", "pmol/kg", "I_sc1: non-monomeric subcutaneous insulin"),
-    ("i_sc2_pmol_per_kg", "pmol/kg", "I_sc2: monomeric subcutaneous insulin"),
-    ("g_s_mg_per_kg", "mg/kg", "G_s: subcutaneous glucose on the G_p scale (G_sub = G_s/V_G)"),
-)
-STATE_NAMES: tuple[str, ...] = tuple(s[0] for s in STATES)
-N_STATES = 13
-(X_QSTO1, X_QSTO2, X_QGUT, X_GP, X_GT, X_IP, X_X, X_I1, X_ID, X_IL, X_ISC1, X_ISC2,
- X_GS) = range(13)
+if tuple(a.name for a in attrs.fields(PatientParams) if "symbol" in a.metadata) != PARAM_FIELDS:
+    raise ImportError("PatientParams fields and dt1d.physiology.layout.PARAM_FIELDS disagree")
 
 
 def _parameter_table() -> str:

@@ -6,6 +6,7 @@ import attrs
 import numpy as np
 import pandas as pd
 
+from dt1d.exceptions import SimulationDivergedError
 from dt1d.physiology.batch import (
     CHUNK,
     dopri_batch,
@@ -35,22 +36,6 @@ GLUCOSE_LIMIT_MG_DL = 3000.0
 STATE_LIMIT = 1e9
 #: Rounding allowance below zero for states that cannot be negative.
 _NEG_TOL = 1e-9
-
-
-class SimulationDivergedError(RuntimeError):
-    """A state left its physical range (or became NaN/infinite): names patient, time, state.
-
-    Attributes: ``patient`` (name), ``minute`` (after the start), ``state`` (name) and
-    ``value``.
-    """
-
-    def __init__(self, message: str, *, patient: str | None = None, minute: int | None = None,
-                 state: str | None = None, value: float | None = None) -> None:
-        super().__init__(message)
-        self.patient = patient
-        self.minute = minute
-        self.state = state
-        self.value = value
 
 
 def physical_violation(x: np.ndarray, p: np.ndarray) -> tuple[int, str] | None:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 
+from dt1d.exceptions import UnknownPatientError
 from dt1d.physiology.params import PatientParams, load_patient_params, patient_names
 
 __all__ = ["UnknownPatientError", "list_virtual_patients", "virtual_patient"]
-
-
-class UnknownPatientError(KeyError):
-    """A virtual patient name that is not in the cohort (the message suggests close names)."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
 
 
 def list_virtual_patients(pattern: str = "*") -> list[str]:

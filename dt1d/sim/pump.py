@@ -7,13 +7,10 @@ import math
 import attrs
 import numpy as np
 
+from dt1d.exceptions import PumpLimitError
 from dt1d.physiology.params import read_parameter_table
 
 __all__ = ["InsulinPump", "PumpLimitError", "list_pumps"]
-
-
-class PumpLimitError(ValueError):
-    """A requested basal rate or bolus outside what the pump can deliver."""
 
 
 def _pump_rows() -> dict[str, dict[str, str]]:

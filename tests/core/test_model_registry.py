@@ -16,6 +16,7 @@ import pytest
 
 from dt1d.core import model_registry as mr
 from dt1d.core._registry_checks import default_model_name, is_placeholder
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import (
     ModelNotFoundError,
     RegistrationError,
@@ -26,7 +27,6 @@ from dt1d.core.model_registry import (
     list_available_models,
     register_model,
 )
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 LOGGER = "dt1d.core.model_registry"
@@ -490,7 +490,7 @@ def test_b13_mechanistic_answers_to_both_names():
     assert is_model_registered("mechanistic")
     cls = get_model_class("mechanistic_uva_padova")
     assert get_model_class("mechanistic") is cls
-    assert target(cls) == "dt1d.models.mechanistic.MechanisticModel"
+    assert target(cls) == "dt1d.models.mechanistic._model.MechanisticModel"
 
 
 def test_b08_decorator_with_derived_metaclass_overriding_new():

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import (
     RegistrationError,
     get_model_class,
@@ -21,7 +22,6 @@ from dt1d.core.model_registry import (
     register_model,
     unregister_model,
 )
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 LOGGER = "dt1d.core.model_registry"

@@ -15,6 +15,7 @@ import cloudpickle
 import numpy as np
 import pytest
 
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import (
     get_model_class,
     is_model_registered,
@@ -23,14 +24,13 @@ from dt1d.core.model_registry import (
     register_model,
     unregister_model,
 )
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 LOGGER = "dt1d.core.model_registry"
 
 MODEL_SOURCE = """
 import numpy as np
-from dt1d.core.params import ParamsMixin
+from dt1d.core.base import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 
@@ -104,7 +104,7 @@ def test_b14_rerun_of_decorated_class_keeps_decorator_name():
     source = textwrap.dedent(
         """
         from dt1d.core.model_registry import register_model
-        from dt1d.core.params import ParamsMixin
+        from dt1d.core.base import ParamsMixin
         from dt1d.core.twin import BaseModel
 
         @register_model("b14_decorated")

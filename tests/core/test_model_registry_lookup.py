@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import (
     ModelNotFoundError,
     RegistrationError,
@@ -24,7 +25,6 @@ from dt1d.core.model_registry import (
     register_model,
     unregister_model,
 )
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel, DigitalTwin
 
 

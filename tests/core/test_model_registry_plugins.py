@@ -34,7 +34,7 @@ FIXTURE = Path(__file__).parent / "plugin_fixture"
 
 GOOD_MODEL = """
 import numpy as np
-from dt1d.core.params import ParamsMixin
+from dt1d.core.base import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 

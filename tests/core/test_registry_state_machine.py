@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from dt1d.core._registry_errors import normalize_name
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import (
     ModelNotFoundError,
     RegistrationError,
@@ -21,7 +22,6 @@ from dt1d.core.model_registry import (
     register_model,
     unregister_model,
 )
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import dt1d
+from dt1d.core.base import ParamsMixin
 from dt1d.core.model_registry import ModelNotFoundError, isolated
-from dt1d.core.params import ParamsMixin
 from dt1d.core.twin import BaseModel, CapabilityError, DigitalTwin
 from dt1d.data import DataValidationError, make_target
 from dt1d.data.twinfile import TwinFileError, read_twin_file, write_twin_file
@@ -175,7 +175,7 @@ def test_is_fitted_is_assignable_and_derived():
 
 
 def test_params_mixin_rejects_unknown_and_star_args():
-    from dt1d.core.params import param_names
+    from dt1d.core.base import param_names
 
     with isolated():
 

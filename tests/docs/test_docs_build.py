@@ -73,7 +73,7 @@ def test_api_reference_is_generated_from_docstrings(built_site: Path) -> None:
     # Objects autodoc must have found, with their docstrings' first lines.
     for anchor in (
         'id="dt1d.core.twin.DigitalTwin"',
-        'id="dt1d.core.twin.BaseModel"',
+        'id="dt1d.core.base.BaseModel"',
         'id="dt1d.core.model_registry.create_model"',
         'id="dt1d.data.validate"',
         'id="dt1d.data.twinfile.read_twin_file"',

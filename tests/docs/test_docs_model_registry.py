@@ -274,8 +274,8 @@ def test_seed_examples_run_unchanged(example_dir, capsys):
         exec(block, namespace)
     listed = namespace["available_models"]
     assert listed["awesome_v1"] == "my_custom_models.my_awesome_model.MyAwesomeModel"
-    assert listed["mechanistic_uva_padova"] == "dt1d.models.mechanistic.MechanisticModel"
-    assert listed["lstm"] == "dt1d.models.lstm.LSTMModel"
+    assert listed["mechanistic_uva_padova"] == "dt1d.models.mechanistic._model.MechanisticModel"
+    assert listed["lstm"] == "dt1d.models.lstm._model.LSTMModel"
 
     capsys.readouterr()
     exec(SEED_UNREGISTER, namespace)

@@ -71,7 +71,7 @@ def test_mmol_input_matches_mgdl():
     a = glycaemic_outcomes(g)
     b = glycaemic_outcomes(g / 18.0156, units="mmol/L")
     for key in a:
-        assert b[key] == pytest.approx(a[key], rel=1e-9), key
+        assert b[key] == pytest.approx(a[key], rel=1e-9, nan_ok=True), key
 
 
 def _trace(minutes_low, low=60.0, high=100.0, step=5, pad=30):
@@ -115,6 +115,24 @@ def test_nan_gap_breaks_runs():
     # inside an event a gap neither ends it nor counts towards recovery
     g2 = np.array([60.0, 60.0, 60.0, 100.0, 100.0, np.nan, 100.0, 100.0, 100.0])
     assert glucose_events(g2, 70) == [(0, 6)]
+
+
+def test_a_gap_longer_than_45_minutes_ends_an_event():
+    low, high = [60.0] * 4, [100.0]
+    # 45 min missing (9 readings) inside an event: bridged, the event goes on
+    g = np.array(low + [np.nan] * 9 + low + high * 3)
+    assert glucose_events(g, 70) == [(0, 17)]
+    # 50 min missing (10 readings): the event ends at the first missing reading
+    g = np.array(low + [np.nan] * 10 + low + high * 3)
+    assert glucose_events(g, 70) == [(0, 4), (14, 18)]
+    # on a 1-minute grid 46 missing minutes end it, 45 do not
+    g1 = np.array([60.0] * 20 + [np.nan] * 45 + [60.0] * 5)
+    assert glucose_events(g1, 70, step_min=1) == [(0, 70)]
+    g1 = np.array([60.0] * 20 + [np.nan] * 46 + [60.0] * 5)
+    assert glucose_events(g1, 70, step_min=1) == [(0, 20)]
+    # a long gap at the end of the trace closes the event where the gap starts
+    assert glucose_events(np.array(low + [np.nan] * 12), 70) == [(0, 4)]
+    assert glucose_events(np.array(low + [np.nan] * 12), 70, max_gap_min=120) == [(0, 16)]
 
 
 def test_hyper_events_and_boundary_value():

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dt1d.data import make_target
-from dt1d.models._lstm_infer import CHUNK_WINDOWS, CPUInference, _chunks, fast_tanh
-from dt1d.models._lstm_net import LSTMNet, WindowSource
 from dt1d.models.lstm import LSTMModel
+from dt1d.models.lstm._infer import CHUNK_WINDOWS, CPUInference, _chunks, fast_tanh
+from dt1d.models.lstm._net import LSTMNet, WindowSource
 from dt1d.testing import make_synthetic_record
 
 

@@ -140,8 +140,8 @@ def test_normalisation_is_learned_from_the_training_period(record):
 
 
 def test_time_ordered_split_and_purge():
-    from dt1d.models._lstm_features import record_arrays
-    from dt1d.models.lstm import _time_split
+    from dt1d.models.lstm._model import _time_split
+    from dt1d.models.lstm._features import record_arrays
 
     a = make_synthetic_record(days=1, seed=1)
     b = make_synthetic_record(days=2, seed=2, start="2026-03-01")
@@ -181,7 +181,7 @@ def test_thread_setting_is_restored(record):
 
 
 def test_early_stopping_restores_the_best_epoch(monkeypatch):
-    from dt1d.models import _lstm_net as net_mod
+    from dt1d.models.lstm import _net as net_mod
 
     scripted = iter([1.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0])
     monkeypatch.setattr(net_mod, "_evaluate", lambda *a, **k: next(scripted))
@@ -280,7 +280,7 @@ class _Payload:
 
 
 def test_weights_blob_with_code_is_refused(multi, capsys):
-    from dt1d.models._lstm_net import state_dict_from_bytes
+    from dt1d.models.lstm._net import state_dict_from_bytes
 
     buf = io.BytesIO()
     torch.save({"lstm.weight_ih_l0": _Payload()}, buf)
@@ -299,7 +299,7 @@ def test_weights_blob_with_code_is_refused(multi, capsys):
 
 
 def test_device_choice():
-    from dt1d.models._lstm_net import resolve_device
+    from dt1d.models.lstm._net import resolve_device
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

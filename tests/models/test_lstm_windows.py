@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dt1d.models._windows import fill_glucose, segment_starts, valid_window_ends, window_view
+from dt1d.models.lstm._windows import fill_glucose, segment_starts, valid_window_ends, window_view
 
 STEP = 300 * 10**9  # 5 minutes in ns
 
@@ -108,7 +108,7 @@ def test_window_view_is_a_view_with_the_right_rows():
 def test_torch_window_source_gathers_the_same_windows():
     import torch
 
-    from dt1d.models._lstm_net import WindowSource
+    from dt1d.models.lstm._net import WindowSource
 
     feats = torch.arange(60, dtype=torch.float32).reshape(20, 3)
     src = WindowSource(feats, 5)

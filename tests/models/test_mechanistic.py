@@ -10,9 +10,10 @@ import pytest
 
 from dt1d.core.model_registry import get_model_class
 from dt1d.data import make_target
-from dt1d.models import _mech_fit, _mech_priors
-from dt1d.models import _mech_kernels as K
 from dt1d.models.mechanistic import ConvergenceWarning, MechanisticModel
+from dt1d.models.mechanistic import _fit as _mech_fit
+from dt1d.models.mechanistic import _kernels as K
+from dt1d.models.mechanistic import _priors as _mech_priors
 from dt1d.physiology import kernels as PK
 from dt1d.physiology.params import N_PARAMS, P_BW, P_VG
 from dt1d.testing import check_model, make_synthetic_record

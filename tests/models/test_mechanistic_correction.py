@@ -14,9 +14,9 @@ import pytest
 from dt1d import sim
 from dt1d.data import make_target
 from dt1d.metrics import rmse
-from dt1d.models import _mech_correction as C
 from dt1d.models.baselines import LinearModel, PersistenceModel
 from dt1d.models.mechanistic import MechanisticModel
+from dt1d.models.mechanistic import _correction as C
 from dt1d.testing import make_synthetic_record
 
 FAST = {"body_weight_kg": 70.0, "n_starts": 1}

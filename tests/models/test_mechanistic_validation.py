@@ -14,10 +14,11 @@ from _mech_testdata import ar1_noise, meal_plan, simulate_virtual
 
 from dt1d.data import make_target, validate
 from dt1d.metrics import rmse
-from dt1d.models import _mech_fit, _mech_priors
-from dt1d.models import _mech_kernels as K
 from dt1d.models.baselines import LinearModel, PersistenceModel
 from dt1d.models.mechanistic import MechanisticModel
+from dt1d.models.mechanistic import _fit as _mech_fit
+from dt1d.models.mechanistic import _kernels as K
+from dt1d.models.mechanistic import _priors as _mech_priors
 
 NOISE_SD = 8.0
 

@@ -144,6 +144,7 @@ def test_import_works_without_any_writable_cache_dir(tmp_path):
     src = Path(K.__file__).resolve().parent
     shutil.copytree(src, pkg / "physiology", ignore=shutil.ignore_patterns("__pycache__"))
     (pkg / "__init__.py").write_text("")
+    shutil.copy(src.parent / "_numba.py", pkg / "_numba.py")  # the jit settings
     # a *file* named __pycache__ blocks the in-tree cache even for root
     (pkg / "physiology" / "__pycache__").write_text("")
     blocker = tmp_path / "not_a_dir"

@@ -94,7 +94,24 @@ def test_linear_and_lstm_refuse_long_acting_insulin_naming_the_column() -> None:
                             long_acting="glargine").drop(
         columns=["glucose_true_sc", "glucose_true_plasma"]))
     y = make_target(rec, 30)
-    for model in (LinearModel(), LSTMModel(epochs=1)):
+    from dt1d.models.mechanistic import MechanisticModel
+
+    for model in (LinearModel(), LSTMModel(epochs=1), MechanisticModel(body_weight_kg=70.0)):
         with pytest.raises(ValueError, match="long_acting_insulin"):
             model.fit(rec, y)
     LinearModel().fit(rec.drop(columns="long_acting_insulin"), y)  # the column is the reason
+
+
+def test_mechanistic_settings_ranges_and_forecast_clipping() -> None:
+    from dt1d.models.mechanistic import ForecastRangeWarning, MechanisticModel
+    from dt1d.models.mechanistic._model import _clip_forecasts
+
+    rec = validate(simulate("adult#003", "random", days=1, seed=2, pump=None).drop(
+        columns=["glucose_true_sc", "glucose_true_plasma"]))
+    with pytest.raises(ValueError, match=r"body_weight_kg must be a number in \(2, 400\]"):
+        MechanisticModel(body_weight_kg=1e-9).fit(rec)
+    with pytest.raises(ValueError, match="basal_u_per_h"):
+        MechanisticModel(basal_u_per_h=1e6).fit(rec)
+    with pytest.warns(ForecastRangeWarning, match="-21408"):
+        clipped = _clip_forecasts(np.array([[120.0, -21408.0], [19780.0, np.nan]]))
+    np.testing.assert_array_equal(clipped, [[120.0, 10.0], [1000.0, np.nan]])

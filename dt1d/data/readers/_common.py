@@ -10,50 +10,18 @@ changes cannot create duplicate or missing steps.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dt1d.data.schema import DataValidationError, validate
+from dt1d.data.schema import validate
+from dt1d.exceptions import DataValidationError, ReaderError
 
 logger = logging.getLogger(__name__)
 
 _NS_PER_MIN = 60_000_000_000
-
-
-class ReaderError(DataValidationError):
-    """A file could not be read into a record; names the file, the record and the field."""
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str] | None,
-        problem: str,
-        *,
-        record: Any = None,
-        field: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        super().__init__(
-            problem, code="bad_file", column=field, rows=[] if record is None else [record], fix=fix
-        )
-        self.path = None if path is None else os.fspath(path)
-        self.record = record
-        self.field = field
-        parts = [f"{self.path}: " if self.path is not None else ""]
-        if record is not None:
-            parts.append(f"{record}: ")
-        if field is not None:
-            parts.append(f"field {field!r}: ")
-        parts.append(problem)
-        if fix:
-            parts.append(f". Fix: {fix}")
-        self.args = ("".join(parts),)
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def _step_ns(step: Any) -> int:

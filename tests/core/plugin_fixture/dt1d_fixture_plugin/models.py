@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dt1d.core.params import ParamsMixin
+from dt1d.core.base import ParamsMixin
 from dt1d.core.twin import BaseModel
 
 

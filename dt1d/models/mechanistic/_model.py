@@ -6,7 +6,7 @@ CGM likelihood whose noise SD is estimated) with time-of-day insulin sensitivity
 everything else stays at the age group's population base patient, scaled to the person's
 body weight and basal insulin. ``predict`` runs an extended Kalman filter along the record
 and forecasts from every row, then adds a model-error correction that ``fit`` learned from
-the person's own training record (a "hybrid twin", :mod:`dt1d.models._mech_correction`);
+the person's own training record (a "hybrid twin", :mod:`dt1d.models.mechanistic._correction`);
 ``simulate`` replays the record with changed inputs.
 The user guide is ``docs/mechanistic.md``.
 """
@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dt1d.core.params import ParamsMixin
-from dt1d.core.twin import BaseModel
+from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients, validate
+from dt1d.exceptions import ConvergenceWarning, ForecastRangeWarning
+from dt1d.physiology.layout import I_BIAS, I_FLUX, X_GP, X_GS, X_GT, X_X
 
 __all__ = ["MechanisticModel", "ConvergenceWarning", "SENSITIVITY_WINDOWS_H"]
 
@@ -47,15 +48,19 @@ MAX_RK4_STEP_MIN = 2.5
 # 3 forecast), disjoint from the validation set; among settings within 1.5 % of the best
 # simulated score, the one that forecast the real record's day 2 best (so that day is
 # not fully held out; see docs/mechanistic.md).
-_Q_SD = {3: 3.0, 4: 3.0, 6: 1.0, 12: 8.0, 13: 0.05, 14: 3.0}
+_Q_SD = {X_GP: 3.0, X_GT: 3.0, X_X: 1.0, X_GS: 8.0, I_FLUX: 0.05, I_BIAS: 3.0}
 _R_SD_MG_DL = 1.0
-_P0_SD = {3: 5.0, 4: 10.0, 6: 5.0, 12: 5.0, 13: 0.1, 14: 10.0}
+_P0_SD = {X_GP: 5.0, X_GT: 10.0, X_X: 5.0, X_GS: 5.0, I_FLUX: 0.1, I_BIAS: 10.0}
 _FLUX_HALF_LIFE_MIN = 15.0
 _BIAS_HALF_LIFE_MIN = 90.0
-
-
-class ConvergenceWarning(UserWarning):
-    """The optimiser stopped before converging; see ``fit_report_``."""
+#: Allowed ranges of the person's settings: body weight [kg] and basal insulin [U/h].
+BODY_WEIGHT_RANGE_KG = (2.0, 400.0)
+BASAL_RANGE_U_PER_H = (0.0, 20.0)
+#: Largest what-if scale of bolus, basal or carbs in ``simulate``.
+MAX_WHAT_IF_SCALE = 10.0
+#: Forecasts are kept within the data contract's plausible glucose range [mg/dL]; values
+#: outside it are clipped, with a :class:`ForecastRangeWarning`.
+FORECAST_RANGE_MG_DL = (10.0, 1000.0)
 
 
 class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
@@ -124,15 +129,17 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     # -- checks and conversions ---------------------------------------------------------
     def _check_params(self) -> None:
-        from dt1d.models._mech_priors import AGE_GROUPS
+        from dt1d.models.mechanistic._priors import AGE_GROUPS
 
         if self.age_group not in AGE_GROUPS:
             raise ValueError(f"age_group must be one of {AGE_GROUPS}, got {self.age_group!r}")
-        for name in ("body_weight_kg", "basal_u_per_h"):
+        for name, (lo, hi) in (("body_weight_kg", BODY_WEIGHT_RANGE_KG),
+                               ("basal_u_per_h", BASAL_RANGE_U_PER_H)):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)
-                                          and value > 0):
-                raise ValueError(f"{name} must be a positive number or None, got {value!r}")
+                                          and lo < value <= hi):
+                raise ValueError(f"{name} must be a number in ({lo:g}, {hi:g}] or None, "
+                                 f"got {value!r}")
         if self.method not in ("map", "mcmc"):
             raise ValueError(f'method must be "map" or "mcmc", got {self.method!r}')
         for name in ("time_of_day", "forecast_time_of_day", "future_inputs", "error_correction"):
@@ -154,7 +161,12 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                 f"MechanisticModel is a personal model but X holds {len(groups)} patients "
                 "(column 'patient_id'); fit one twin per person with dt1d.cohort"
             )
-        return validate(X.drop(columns="patient_id") if "patient_id" in X else X)
+        from dt1d.data.schema import refuse_long_acting
+
+        checked = validate(X.drop(columns="patient_id") if "patient_id" in X else X)
+        # the long-acting depot (dt1d.physiology.long_acting) is not yet part of the twin
+        refuse_long_acting(checked, "mechanistic")
+        return checked
 
     @staticmethod
     def _step_min(X: pd.DataFrame) -> int:
@@ -195,7 +207,8 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
     def fit(self, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None = None,
             **kwargs: Any) -> MechanisticModel:
         """Identify the twin's parameters from ``X``'s CGM, carbs and insulin; return ``self``."""
-        from dt1d.models import _mech_fit, _mech_priors
+        from dt1d.models.mechanistic import _fit as _mech_fit
+        from dt1d.models.mechanistic import _priors as _mech_priors
 
         self._check_params()
         X = self._single_record(X)
@@ -306,11 +319,12 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             # future_inputs setting); announced inputs then move the forecast by physics alone
             learned_on = out if future == self.future_inputs else self._kalman(X, self.future_inputs)
             out += self._correction(X, learned_on, coef)
+        out = _clip_forecasts(out)
         return out if self.multi_output_ else out[:, 0]
 
     def _correction(self, X: pd.DataFrame, forecast: np.ndarray, coef: np.ndarray) -> np.ndarray:
         """The learned model-error correction ``(n, k)`` of the forecasts of ``X``."""
-        from dt1d.models import _mech_correction as C
+        from dt1d.models.mechanistic import _correction as C
 
         F = C.features(X["glucose"].to_numpy(dtype=float), X["carbs"].to_numpy(dtype=float),
                        X["insulin"].to_numpy(dtype=float), forecast, self.step_min_)
@@ -319,7 +333,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     def _kalman(self, X: pd.DataFrame, future: bool) -> np.ndarray:
         """The physics-only Kalman forecasts ``(n, k)`` of the validated record ``X``."""
-        from dt1d.models import _mech_kernels as K
+        from dt1d.models.mechanistic import _kernels as K
 
         step_min = self._step_min(X) if len(X) > 1 else self.step_min_
         if step_min != self.step_min_:
@@ -352,7 +366,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
 
     def _fit_correction(self, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None) -> None:
         """Learn the model-error correction from the twin's forecasts over its training record."""
-        from dt1d.models import _mech_correction as C
+        from dt1d.models.mechanistic import _correction as C
 
         rows = self._horizon_rows(self.step_min_)
         glucose = X["glucose"].to_numpy(dtype=float)
@@ -402,8 +416,8 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         row holding that time. After ``method="mcmc"`` the posterior percentiles are added
         as ``glucose_p5``, ``glucose_p50``, ... columns.
         """
-        from dt1d.models import _mech_fit
-        from dt1d.models import _mech_kernels as K
+        from dt1d.models.mechanistic import _fit as _mech_fit
+        from dt1d.models.mechanistic import _kernels as K
 
         self._check_is_fitted()
         rec = self._single_record(record)
@@ -413,8 +427,9 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                              f"{self.step_min_} min")
         for name, value in (("bolus_scale", bolus_scale), ("basal_scale", basal_scale),
                             ("carbs_scale", carbs_scale)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            if not (math.isfinite(value) and 0 <= value <= MAX_WHAT_IF_SCALE):
+                raise ValueError(f"{name} must be a number in [0, {MAX_WHAT_IF_SCALE:g}], "
+                                 f"got {value!r}")
         if meal_shift_min % step_min:
             raise ValueError(f"meal_shift_min must be a multiple of the {step_min}-min grid, "
                              f"got {meal_shift_min}")
@@ -464,8 +479,9 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                insulin: np.ndarray, win: np.ndarray, step_min: int,
                percentiles: Sequence[float]) -> pd.DataFrame:
         """Posterior percentile bands of the replay, one column per percentile."""
-        from dt1d.models import _mech_fit, _mech_priors
-        from dt1d.models import _mech_kernels as K
+        from dt1d.models.mechanistic import _fit as _mech_fit
+        from dt1d.models.mechanistic import _kernels as K
+        from dt1d.models.mechanistic import _priors as _mech_priors
 
         layout = _mech_fit.make_layout(self.age_group, self.param_matrix_.shape[0])
         base = _mech_priors.base_vector(self.age_group)
@@ -481,6 +497,20 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         return out
 
 
+def _clip_forecasts(out: np.ndarray) -> np.ndarray:
+    """Forecasts clipped to :data:`FORECAST_RANGE_MG_DL`, warning when any was outside."""
+    lo, hi = FORECAST_RANGE_MG_DL
+    outside = np.isfinite(out) & ((out < lo) | (out > hi))
+    if outside.any():
+        warnings.warn(
+            f"{int(outside.sum())} forecasts outside the physical range {lo:g}-{hi:g} mg/dL "
+            f"(from {np.nanmin(out):.6g} to {np.nanmax(out):.6g}) were clipped to it; the "
+            "twin is far from the data (check the record's units)", ForecastRangeWarning,
+            stacklevel=3)
+        out = np.where(outside, np.clip(out, lo, hi), out)
+    return out
+
+
 def _substeps(step_min: int) -> int:
     """RK4 steps per row so that no step exceeds :data:`MAX_RK4_STEP_MIN`."""
     return max(1, math.ceil(step_min / MAX_RK4_STEP_MIN))
@@ -488,10 +518,10 @@ def _substeps(step_min: int) -> int:
 
 def _filter_tuning(step_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Process-noise variances, initial variances and difference steps of the active states."""
-    from dt1d.models._mech_kernels import ACTIVE
+    from dt1d.models.mechanistic._kernels import ACTIVE
 
     q = np.array([_Q_SD[i] ** 2 * step_min / 5.0 for i in ACTIVE])
     p0 = np.array([_P0_SD[i] ** 2 for i in ACTIVE])
-    fd = np.array([1e-5 if i == 13 else 1e-3 for i in ACTIVE])
+    fd = np.array([1e-5 if i == I_FLUX else 1e-3 for i in ACTIVE])
     p0 = np.maximum(p0, 1e-12)
     return q, p0, fd

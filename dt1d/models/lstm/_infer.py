@@ -1,4 +1,4 @@
-"""Fast CPU inference for a trained :class:`~dt1d.models._lstm_net.LSTMNet` (imports torch lazily).
+"""Fast CPU inference for a trained :class:`~dt1d.models.lstm._net.LSTMNet` (imports torch lazily).
 
 torch's CPU LSTM spends about half its time outside the matrix products, in the gate
 non-linearities (its ``tanh`` costs about 3 ns per element here). This engine keeps the
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from dt1d.physiology._jit import jit
+from dt1d._numba import LSTM_FASTMATH, jit
 
 __all__ = ["CPUInference", "fast_tanh"]
 
@@ -50,7 +50,7 @@ _HALF = _F32(0.5)
 CHUNK_WINDOWS = 512
 
 # fastmath without "nnan"/"ninf": the clamp below must still send +-inf to +-1.
-_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_FASTMATH = set(LSTM_FASTMATH)
 
 
 @jit(fastmath=_FASTMATH)

@@ -17,9 +17,9 @@ import attrs
 import numpy as np
 import scipy.optimize
 
-from dt1d.models import _mech_kernels as K
-from dt1d.models import _mech_priors as priors_mod
-from dt1d.physiology.params import (
+from dt1d.models.mechanistic import _kernels as K
+from dt1d.models.mechanistic import _priors as priors_mod
+from dt1d.physiology.layout import (
     N_STATES,
     P_BW,
     P_FSNC,
@@ -49,6 +49,16 @@ from dt1d.physiology.params import (
     P_VM0,
     P_VMX,
     PMOL_PER_UNIT,
+    X_GP,
+    X_GS,
+    X_GT,
+    X_I1,
+    X_ID,
+    X_IL,
+    X_IP,
+    X_ISC1,
+    X_ISC2,
+    X_X,
 )
 
 logger = logging.getLogger(__name__)
@@ -149,8 +159,8 @@ def equilibrate(p: np.ndarray, basal_u_per_min: float, gb_mg_dl: float) -> np.nd
     p[P_KP1] = egp_b + p[P_KP2] * gp + p[P_KP3] * ib
     p[P_U2SS] = basal_u_per_min * PMOL_PER_UNIT / p[P_BW]
     x = np.zeros(N_STATES)
-    x[3], x[4], x[5], x[6], x[7], x[8] = gp, gt, ip, 0.0, ib, ib
-    x[9], x[10], x[11], x[12] = il, isc1, isc2, gp
+    x[X_GP], x[X_GT], x[X_IP], x[X_X], x[X_I1], x[X_ID] = gp, gt, ip, 0.0, ib, ib
+    x[X_IL], x[X_ISC1], x[X_ISC2], x[X_GS] = il, isc1, isc2, gp
     return x
 
 

@@ -1,4 +1,9 @@
-"""numba ``njit`` with an on-disk cache when one is writable, and without it otherwise."""
+"""dt1d's numba settings, for every kernel: ``jit``, the on-disk cache and the fastmath flag sets.
+
+Every jitted kernel in dt1d is decorated with :func:`jit` from here and takes
+its fastmath flags from one of the sets below; no package reaches into
+another's jit helpers.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,18 @@ logger = logging.getLogger(__name__)
 
 #: Set ``DT1D_NUMBA_CACHE=0`` to switch the on-disk cache off (e.g. on a read-only install).
 CACHE_ENV_VAR = "DT1D_NUMBA_CACHE"
+
+#: fastmath flags of the physiology kernels and everything built on them (the simulator,
+#: the mechanistic twin): none. With FMA contraction ("contract") LLVM fuses multiply-adds
+#: differently in the vectorised body and the scalar remainder of a loop over patients, so
+#: a patient's trajectory depended (by an ulp or so) on its lane and on the batch size.
+#: Without it every lane computes the same IEEE operations: a patient simulated in any batch
+#: equals the same patient simulated alone, bit for bit (about 15 % slower).
+PHYSIOLOGY_FASTMATH: frozenset[str] = frozenset()
+
+#: fastmath flags of the LSTM inference engine (float32 matrix work): everything except
+#: "nnan"/"ninf", so the activation clamps still send +-inf to +-1.
+LSTM_FASTMATH: frozenset[str] = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 _warned = False
 

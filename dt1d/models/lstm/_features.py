@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from dt1d.models._windows import fill_glucose, segment_starts, valid_window_ends
+from dt1d.models.lstm._windows import fill_glucose, segment_starts, valid_window_ends
 
 __all__ = ["FEATURE_NAMES", "RecordArrays", "record_arrays", "feature_stats", "normalised_features"]
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from dt1d.physiology._jit import jit
+from dt1d._numba import jit
 from dt1d.physiology.kernels import FASTMATH, M_QSTO_START_MG, N_MEAL, meal_minute, rk4_step
-from dt1d.physiology.params import (
+from dt1d.physiology.layout import (
+    I_BIAS,
+    I_FLUX,
+    N_AUG,
     N_STATES,
     P_VG,
     X_GP,
@@ -27,20 +30,19 @@ from dt1d.physiology.params import (
     X_GT,
     X_QSTO1,
     X_QSTO2,
+    X_X,
 )
 
-#: Augmented filter state: the 13 model states, an unexplained glucose flux [mg/kg/min]
-#: added to dG_p/dt (model error that moves glucose), and a slowly drifting CGM offset
-#: [mg/dL] (sensor error and model error that does not), an AR(1) process.
-N_AUG = N_STATES + 2
-I_FLUX = N_STATES
-I_BIAS = N_STATES + 1
+# Augmented filter state (dt1d.physiology.layout): the 13 model states, an unexplained
+# glucose flux [mg/kg/min] added to dG_p/dt (model error that moves glucose) at I_FLUX, and
+# a slowly drifting CGM offset [mg/dL] (sensor error and model error that does not), an
+# AR(1) process, at I_BIAS; N_AUG states in all.
 
 #: Augmented states that carry uncertainty in the filter: G_p, G_t, X, G_s and the flux.
-ACTIVE = (X_GP, X_GT, 6, X_GS, I_FLUX, I_BIAS)
+ACTIVE = (X_GP, X_GT, X_X, X_GS, I_FLUX, I_BIAS)
 #: Positions of G_s and of the CGM offset within :data:`ACTIVE`.
-A_GS = 3
-A_BIAS = 5
+A_GS = ACTIVE.index(X_GS)
+A_BIAS = ACTIVE.index(I_BIAS)
 
 
 @jit(fastmath=FASTMATH)

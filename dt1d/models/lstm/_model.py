@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dt1d.core.params import ParamsMixin
-from dt1d.core.twin import BaseModel
+from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import DataValidationError, horizons_of, infer_step, make_target, validate
-from dt1d.models._lstm_features import (
+from dt1d.exceptions import NotFittedError
+from dt1d.models.lstm._features import (
     FEATURE_NAMES,
     N_FEATURES,
     RecordArrays,
@@ -109,7 +109,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
         torch's setting alone (and ``predict`` uses ``torch.get_num_threads()``).
     cpu_inference:
         How ``predict`` runs on CPU: ``"fast"`` (default) uses dt1d's inference
-        engine (:mod:`dt1d.models._lstm_infer`: torch matrix products plus fused numba
+        engine (:mod:`dt1d.models.lstm._infer`: torch matrix products plus fused numba
         gate kernels, about 1.5x torch's LSTM here; outputs agree with torch to about
         1e-7 relative), ``"torch"`` runs the ``torch.nn.LSTM`` itself. Training and
         CUDA always use torch.
@@ -229,12 +229,12 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
 
         import torch
 
-        from dt1d.models import _lstm_net as net_mod
+        from dt1d.models.lstm import _net as net_mod
 
         device = net_mod.resolve_device(self.device)
         self._check_cpu_inference()
         if device.type == "cpu" and self.cpu_inference == "fast":
-            from dt1d.models._lstm_infer import CPUInference
+            from dt1d.models.lstm._infer import CPUInference
 
             threads = self.num_threads if self.num_threads is not None else torch.get_num_threads()
             out = CPUInference(self._network()).predict(feats, ends, self._lookback_steps(), threads)
@@ -292,7 +292,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
 
         import torch
 
-        from dt1d.models import _lstm_net as net_mod
+        from dt1d.models.lstm import _net as net_mod
 
         device = net_mod.resolve_device(self.device)
         logger.info(
@@ -414,7 +414,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
         """The fitted network (rebuilt from the stored weights after a load)."""
         net = self.__dict__.get("network_")
         if net is None:
-            raise RuntimeError("this LSTMModel has no network; fit it or load a fitted file")
+            raise NotFittedError("this LSTMModel has no network; fit it or load a fitted file")
         return net
 
     # -- persistence ------------------------------------------------------------------------
@@ -443,7 +443,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
         net = self.__dict__.get("network_")
         if net is None:
             return {}
-        from dt1d.models._lstm_net import state_dict_to_bytes
+        from dt1d.models.lstm._net import state_dict_to_bytes
 
         return {_BLOB: state_dict_to_bytes(net)}
 
@@ -453,7 +453,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
             raise ValueError(f"unexpected blobs {unknown} in an LSTM twin file (expected {_BLOB!r})")
         if _BLOB not in blobs:
             return
-        from dt1d.models import _lstm_net as net_mod
+        from dt1d.models.lstm import _net as net_mod
 
         state = net_mod.state_dict_from_bytes(blobs[_BLOB])
         net = net_mod.LSTMNet(
