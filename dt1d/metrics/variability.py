@@ -42,7 +42,8 @@ def conga(glucose: Any, hours: float = 1.0, *, step_min: float | None = None, un
 
 
 def modd(glucose: Any, days: int = 1, *, step_min: float | None = None, units: str = "mg/dL") -> float:
-    """Mean of daily differences: mean |g(t) - g(t - 24 h)| over the known pairs.
+    """Mean of daily differences: the mean absolute difference
+    between each glucose value and the one 24 h before it, over the known pairs.
 
     Service FJ, Nelson RL. Characteristics of glycemic stability. Diabetes
     Care 1980;3(1):58-62. NaN without a pair.
