@@ -11,6 +11,7 @@ from dt1d.sim.controllers import (
     BasalBolusController,
     Controller,
     Observation,
+    OpenAPSController,
 )
 from dt1d.sim.patients import UnknownPatientError, list_virtual_patients, virtual_patient
 from dt1d.sim.pump import InsulinPump, PumpLimitError, list_pumps
@@ -27,6 +28,7 @@ __all__ = [
     "InsulinPump",
     "Meal",
     "Observation",
+    "OpenAPSController",
     "PumpLimitError",
     "Scenario",
     "SimulationDivergedError",

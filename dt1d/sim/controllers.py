@@ -4,6 +4,12 @@ A controller is either an object with a ``policy(observation) -> Action`` method
 optional ``reset()``), or a plain callable ``f(observation) -> Action``; a
 ``(basal_u_per_h, bolus_u)`` tuple is accepted as the action too. It is called once per
 record step (5 min by default) with what a real controller would know at that time.
+
+A controller may also offer ``start_batch(patients, step_min)``, returning an object whose
+``step(glucose_mg_dl, carbs_announced_g)`` (arrays over the patients) returns
+``(basal_u_per_h, bolus_u)`` arrays and keeps the controller's state for that cohort:
+``simulate`` and ``simulate_cohort`` then call it once per step for all patients
+(:class:`OpenAPSController` does).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ __all__ = [
     "BasalBolusController",
     "Controller",
     "Observation",
+    "OpenAPSController",
     "as_policy",
     "therapy_arrays",
 ]
@@ -131,3 +138,6 @@ def as_policy(controller: Any) -> Callable[[Observation], Action]:
         return Action(basal, bolus)
 
     return policy
+
+
+from dt1d.sim._controllers_openaps import OpenAPSController  # noqa: E402  (re-exported)

@@ -293,9 +293,10 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_
     long-acting depot replaces it."""
     vg = batch.p[P_VG]
     fast = isinstance(controller, BasalBolusController)
+    lanes = controller.start_batch(pts, step_min) if hasattr(controller, "start_batch") else None
     if fast:
         therapy = therapy_arrays(pts)
-    else:
+    elif lanes is None:
         if hasattr(controller, "reset"):
             controller.reset()
         policy = as_policy(controller)
@@ -315,6 +316,8 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_
             announced = carbs_step[i].sum(axis=0)
             if fast:
                 basal, bolus = controller.policy_batch(cgm, announced, *therapy)
+            elif lanes is not None:
+                basal, bolus = lanes.step(cgm, announced)
             else:
                 time = start + pd.Timedelta(minutes=s * step_min)
                 actions = [policy(Observation(time, s * step_min, float(cgm[j]),
