@@ -1,7 +1,8 @@
 """The ``dt1d`` command: list models, simulate, fit, forecast, evaluate, replay, demo.
 
 User mistakes (a missing file, a bad column, an unknown model) print one line
-to stderr and exit with status 2, never a traceback; ``--verbose`` adds the
+to stderr and exit with status 2 (every :class:`~dt1d.exceptions.Dt1dError`), never a
+traceback; any other exception is a bug and shows its traceback; ``--verbose`` adds the
 traceback. Input files are never modified; every output is written to a
 temporary file and moved into place, so an interrupted run leaves no half file.
 """
@@ -16,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dt1d.exceptions import Dt1dError
+
 __all__ = ["main", "build_parser"]
 
 logger = logging.getLogger("dt1d.cli")
@@ -24,7 +27,7 @@ logger = logging.getLogger("dt1d.cli")
 EXIT_USAGE = 2
 
 
-class CLIError(Exception):
+class CLIError(Dt1dError):
     """A user error reported as one line."""
 
 
@@ -190,7 +193,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     record = _read_record(args.data, args.format)
     try:
         twin = DigitalTwin(args.model, _parse_params(args.param), horizon=_parse_horizon(args.horizon))
-    except TypeError as exc:  # a parameter the model does not take
+    except (TypeError, ValueError) as exc:  # a parameter the model does not take, a bad horizon
         raise CLIError(str(exc)) from None
     import inspect
 
@@ -347,15 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from dt1d.core.model_registry import RegistrationError
-    from dt1d.data import DataValidationError
-    from dt1d.data.twinfile import TwinFileError
-    from dt1d.exceptions import CapabilityError
-    from dt1d.sim.patients import UnknownPatientError
+    """Errors reported as one line: dt1d's own errors and files that cannot be opened.
 
-    return (CLIError, DataValidationError, TwinFileError, RegistrationError, CapabilityError,
-            UnknownPatientError,
-            FileNotFoundError, IsADirectoryError, PermissionError, ValueError)
+    Anything else is a bug in dt1d and shows its traceback.
+    """
+    return (Dt1dError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
