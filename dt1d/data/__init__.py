@@ -9,6 +9,7 @@ from dt1d.data.readers import (
     read_parquet,
     read_replaybg,
 )
+from dt1d.data.limits import PlausibilityLimits, use_limits
 from dt1d.data.resample import resample
 from dt1d.data.schema import (
     BASAL,
@@ -40,6 +41,7 @@ __all__ = [
     "PATIENT_ID",
     "TIME",
     "DataValidationError",
+    "PlausibilityLimits",
     "ReaderError",
     "read_csv",
     "read_frame",
@@ -52,6 +54,6 @@ __all__ = [
     "infer_step",
     "iter_patients",
     "make_target",
-    "resample",
+    "use_limits",
     "validate",
 ]
