@@ -1,5 +1,6 @@
 """Patient records: the data contract, validation, resampling, targets and twin files."""
 
+from dt1d.data.limits import PlausibilityLimits, use_limits
 from dt1d.data.readers import (
     ReaderError,
     read_csv,
@@ -9,7 +10,6 @@ from dt1d.data.readers import (
     read_parquet,
     read_replaybg,
 )
-from dt1d.data.limits import PlausibilityLimits, use_limits
 from dt1d.data.resample import resample
 from dt1d.data.schema import (
     BASAL,
