@@ -2,6 +2,8 @@
 
 from dt1d.data.readers import (
     ReaderError,
+    list_readers,
+    read,
     read_csv,
     read_frame,
     read_nightscout,
@@ -41,6 +43,8 @@ __all__ = [
     "TIME",
     "DataValidationError",
     "ReaderError",
+    "list_readers",
+    "read",
     "read_csv",
     "read_frame",
     "read_nightscout",
