@@ -2,6 +2,8 @@
 
 from dt1d.data.readers import (
     ReaderError,
+    list_readers,
+    read,
     read_csv,
     read_frame,
     read_nightscout,
@@ -9,6 +11,7 @@ from dt1d.data.readers import (
     read_parquet,
     read_replaybg,
 )
+from dt1d.data.limits import PlausibilityLimits, use_limits
 from dt1d.data.resample import resample
 from dt1d.data.schema import (
     BASAL,
@@ -40,7 +43,10 @@ __all__ = [
     "PATIENT_ID",
     "TIME",
     "DataValidationError",
+    "PlausibilityLimits",
     "ReaderError",
+    "list_readers",
+    "read",
     "read_csv",
     "read_frame",
     "read_nightscout",
@@ -52,6 +58,6 @@ __all__ = [
     "infer_step",
     "iter_patients",
     "make_target",
-    "resample",
+    "use_limits",
     "validate",
 ]
