@@ -3,6 +3,8 @@
 from dt1d.data.limits import PlausibilityLimits, use_limits
 from dt1d.data.readers import (
     ReaderError,
+    list_readers,
+    read,
     read_csv,
     read_frame,
     read_nightscout,
@@ -43,6 +45,8 @@ __all__ = [
     "DataValidationError",
     "PlausibilityLimits",
     "ReaderError",
+    "list_readers",
+    "read",
     "read_csv",
     "read_frame",
     "read_nightscout",
