@@ -1,7 +1,8 @@
 """The ``dt1d`` command: list models, simulate, fit, forecast, evaluate, replay, demo.
 
 User mistakes (a missing file, a bad column, an unknown model) print one line
-to stderr and exit with status 2, never a traceback; ``--verbose`` adds the
+to stderr and exit with status 2 (every :class:`~dt1d.exceptions.Dt1dError`), never a
+traceback; any other exception is a bug and shows its traceback; ``--verbose`` adds the
 traceback. Input files are never modified; every output is written to a
 temporary file and moved into place, so an interrupted run leaves no half file.
 """
@@ -16,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dt1d.exceptions import Dt1dError
+
 __all__ = ["main", "build_parser"]
 
 logger = logging.getLogger("dt1d.cli")
@@ -24,7 +27,7 @@ logger = logging.getLogger("dt1d.cli")
 EXIT_USAGE = 2
 
 
-class CLIError(Exception):
+class CLIError(Dt1dError):
     """A user error reported as one line."""
 
 
@@ -52,51 +55,19 @@ def _write_record(frame: Any, path: str) -> Path:
     return _atomic_write(path, lambda tmp: to_csv_safe(frame, tmp))
 
 
-_REPLAYBG_COLUMNS = {"t", "glucose", "cho", "bolus", "basal"}
-
-
-def _detect_format(path: Path) -> str:
-    """Guess a file's format from its name and, for CSV, its header."""
-    suffix = path.suffix.lower()
-    if path.is_dir() or suffix == ".json":
-        return "nightscout"
-    if suffix == ".xml":
-        return "ohio"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        header = {c.strip().strip('"') for c in handle.readline().split(",")}
-    return "replaybg" if _REPLAYBG_COLUMNS <= header else "csv"
-
-
 def _read_record(path: str, fmt: str) -> Any:
-    """Read a patient record in any supported format (``auto`` detects it).
-
-    Nightscout: a folder holding ``entries.json`` (and optionally
-    ``treatments.json``, ``profile.json``), or an entries file alone.
-    """
+    """Read a patient record in any format of the reader table (``auto`` detects it)."""
     from dt1d.data import readers
 
-    source = Path(path)
-    if not source.exists():
+    if not Path(path).exists():
         raise CLIError(f"no such file: {path}")
-    if fmt == "auto":
-        fmt = _detect_format(source)
-    if fmt == "nightscout":
-        folder = source if source.is_dir() else None
-        if folder is None:
-            return readers.read_nightscout(source)
-        parts = {name: folder / f"{name}.json" for name in ("entries", "treatments", "profile")}
-        if not parts["entries"].exists():
-            raise CLIError(f"{folder} has no entries.json (a Nightscout export folder needs one)")
-        return readers.read_nightscout(*(p if p.exists() else None for p in parts.values()))
-    read = {
-        "csv": readers.read_csv,
-        "parquet": readers.read_parquet,
-        "ohio": readers.read_ohio,
-        "replaybg": readers.read_replaybg,
-    }[fmt]
-    return read(source)
+    return readers.read(path, format=fmt)
+
+
+def _reader_names() -> list[str]:
+    from dt1d.data.readers import list_readers
+
+    return list_readers()
 
 
 def _parse_params(items: Sequence[str] | None) -> dict[str, Any]:
@@ -190,7 +161,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     record = _read_record(args.data, args.format)
     try:
         twin = DigitalTwin(args.model, _parse_params(args.param), horizon=_parse_horizon(args.horizon))
-    except TypeError as exc:  # a parameter the model does not take
+    except (TypeError, ValueError) as exc:  # a parameter the model does not take, a bad horizon
         raise CLIError(str(exc)) from None
     import inspect
 
@@ -285,11 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", required=True, help="patient record (CSV, Parquet, Nightscout, OhioT1DM, ReplayBG)")
+        p.add_argument("--data", required=True, help="patient record (any format of: dt1d.data.list_readers())")
         p.add_argument(
             "--format",
             default="auto",
-            choices=["auto", "csv", "parquet", "nightscout", "ohio", "replaybg"],
+            choices=["auto", *_reader_names()],
             help="input format (default: detect)",
         )
 
@@ -347,15 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from dt1d.core.model_registry import RegistrationError
-    from dt1d.data import DataValidationError
-    from dt1d.data.twinfile import TwinFileError
-    from dt1d.exceptions import CapabilityError
-    from dt1d.sim.patients import UnknownPatientError
+    """Errors reported as one line: dt1d's own errors and files that cannot be opened.
 
-    return (CLIError, DataValidationError, TwinFileError, RegistrationError, CapabilityError,
-            UnknownPatientError,
-            FileNotFoundError, IsADirectoryError, PermissionError, ValueError)
+    Anything else is a bug in dt1d and shows its traceback.
+    """
+    return (Dt1dError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "Dt1dWarning",
     "ModelNotFoundError",
     "NotFittedError",
+    "PlausibilityWarning",
     "PumpLimitError",
     "ReaderError",
     "RegistrationError",
@@ -174,6 +175,11 @@ class SimulationDivergedError(Dt1dError, RuntimeError):
 
 class ForecastRangeWarning(Dt1dWarning):
     """Forecasts left the physical glucose range (10-1000 mg/dL) and were clipped to it."""
+
+
+class PlausibilityWarning(Dt1dWarning):
+    """Record values that are possible but unusual (a very large bolus or meal, a glucose
+    reading below what CGMs report); see ``dt1d.data.limits``."""
 
 
 class PumpLimitError(Dt1dError, ValueError):

@@ -7,6 +7,10 @@ and ``isolated``. Lookups, listing and discovery live in ``model_registry``.
 
 from __future__ import annotations
 
+import builtins
+import dis
+import functools
+import inspect
 import logging
 import sys
 import threading
@@ -51,7 +55,6 @@ _HIDDEN: set[str] = set()  # built-in/plugin names the user unregistered
 _DISPLACED: dict[str, str] = {}  # built-in name -> its own class, after overwrite=True
 _ROOTS: list[type] = []  # classes made by RegistryMeta without a RegistryMeta base
 _PLUGINS: dict[str, Any] | None = None  # entry points by name, read once on demand
-_PENDING = threading.local()  # decorators evaluated before their class statement ran
 
 
 # -- the metaclass ---------------------------------------------------------------------
@@ -85,7 +88,7 @@ class RegistryMeta(ABCMeta):
             )
         cls = super().__new__(mcls, name, bases, ns, **kwargs)
         explicit = None if model_name is None and not aliases else (model_name, *aliases)
-        _on_class_created(cls, ns, explicit, abstract)
+        _on_class_created(cls, ns, explicit, abstract, sys._getframe(1))
         return cls
 
     def __init__(
@@ -99,7 +102,11 @@ def _is_model_class(cls: type) -> bool:
 
 
 def _on_class_created(
-    cls: type, ns: dict[str, Any], explicit: tuple[str | None, ...] | None, abstract: bool | None
+    cls: type,
+    ns: dict[str, Any],
+    explicit: tuple[str | None, ...] | None,
+    abstract: bool | None,
+    caller: Any,
 ) -> None:
     """Register a class made by RegistryMeta, if it is a concrete model of a class statement."""
     if not any(isinstance(base, RegistryMeta) for base in cls.__bases__):
@@ -122,7 +129,7 @@ def _on_class_created(
         # reconstruction starts from an empty skeleton): not auto-registered.
         return
     else:  # a class statement (Python always puts __qualname__ in its namespace)
-        if _take_pending_decorators():
+        if _statement_has_register_model(caller):
             type.__setattr__(cls, _DEFERRED_ATTR, True)
             return
         if explicit is None:
@@ -142,38 +149,122 @@ def _raise_if_incomplete(cls: type) -> None:
         raise RegistrationError(missing_methods_message(qualified_name(cls), cls.__name__, missing))
 
 
-# -- decorators evaluated before their class exists ------------------------------------
-# In `@register_model("x") class A(BaseModel): ...` Python evaluates
-# register_model("x") first, then runs the class statement, then applies the
-# decorator. register_model leaves a note for the calling frame; the class
-# statement in that frame finds it and leaves registration to the decorator, so
-# a default name that collides with another model does not raise first.
-def _pending() -> list[tuple[int, Any]]:
-    notes = getattr(_PENDING, "notes", None)
-    if notes is None:
-        notes = _PENDING.notes = []
-    return notes
+# -- is this class statement decorated with register_model? -----------------------------
+# In `@register_model("x") class A(BaseModel): ...` Python evaluates the
+# decorator expression, runs the class statement, then applies the decorator.
+# The class statement leaves naming to the decorator when its own decorator
+# list holds a register_model decorator, so a default name that collides with
+# another model does not raise first. That is read from the statement's
+# bytecode and the names it loads, never from state other statements leave.
+_CALL_OPS = frozenset({"CALL", "CALL_FUNCTION"})
+_BUILD_CALL_OPS = _CALL_OPS | {"CALL_FUNCTION_EX", "CALL_FUNCTION_KW"}  # `class A(*bases)`
+_SKIPPED_OPS = frozenset({"PRECALL", "CACHE", "EXTENDED_ARG", "NOP", "PUSH_NULL", "KW_NAMES"})
+_NAME_OPS = frozenset(
+    {"LOAD_NAME", "LOAD_GLOBAL", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLASSDEREF"}
+)
+_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_MAX_METACLASS_FRAMES = 8
+
+# (load opcode, dotted names, called?) of one decorator expression: `deco` is
+# ("LOAD_NAME", ("deco",), False), `mr.register_model("x")` is
+# ("LOAD_NAME", ("mr", "register_model"), True); None for other expressions.
+_Head = tuple[str, tuple[str, ...], bool]
 
 
-def _frame_key(frame: Any) -> tuple[int, Any]:
-    return (id(frame), frame.f_code)
-
-
-def _take_pending_decorators() -> bool:
-    """True (and the notes consumed) if a register_model call awaits this class statement."""
-    notes = _pending()
-    if not notes:
-        return False
-    frame = sys._getframe(3)  # _take_pending <- _on_class_created <- __new__ <- caller
-    while frame is not None:
-        key = _frame_key(frame)
-        if key in notes:
-            notes[:] = [note for note in notes if note != key]
-            return True
+def _statement_has_register_model(frame: Any) -> bool:
+    """True if the class statement running in `frame` (or a caller) is decorated by register_model."""
+    for _ in range(_MAX_METACLASS_FRAMES):
+        if frame is None:
+            return False
+        heads = _decorators_by_call(frame.f_code).get(frame.f_lasti)
+        if heads is not None:
+            return any(_is_register_model_head(frame, head) for head in heads if head)
         if frame.f_code.co_name != "__new__":  # metaclasses deriving from RegistryMeta
             return False
         frame = frame.f_back
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def _decorators_by_call(code: Any) -> dict[int, tuple[_Head | None, ...]]:
+    """Offset of each class statement's build call in `code` -> its decorator heads."""
+    instructions = [i for i in dis.get_instructions(code) if i.opname not in ("CACHE",)]
+    found: dict[int, tuple[_Head | None, ...]] = {}
+    for index, ins in enumerate(instructions):
+        if ins.opname != "LOAD_BUILD_CLASS" or getattr(ins, "positions", None) is None:
+            continue
+        build = _build_call(instructions, index)
+        if build is None:
+            continue
+        spans = []
+        for after in instructions[build + 1 :]:
+            if after.opname in _SKIPPED_OPS:
+                continue
+            if after.opname not in _CALL_OPS:
+                break
+            spans.append(after.positions)
+        found[instructions[build].offset] = tuple(
+            _decorator_head(instructions[:index], span) for span in spans
+        )
+    return found
+
+
+def _build_call(instructions: list[Any], index: int) -> int | None:
+    """Index of the call that builds the class whose LOAD_BUILD_CLASS is at `index`."""
+    where = instructions[index].positions
+    for later in range(index + 1, len(instructions)):
+        ins = instructions[later]
+        if ins.opname in _BUILD_CALL_OPS and ins.positions == where:
+            return later
+    return None
+
+
+def _decorator_head(before: list[Any], span: Any) -> _Head | None:
+    """The name chain a decorator expression starts with, read from its instructions."""
+    if span is None or span.col_offset is None:
+        return None
+    start = (span.lineno, span.col_offset)
+    stop = (span.end_lineno, span.end_col_offset)
+    inside = [
+        ins
+        for ins in before
+        if ins.positions is not None
+        and ins.positions.col_offset is not None
+        and (ins.positions.lineno, ins.positions.col_offset) >= start
+        and (ins.positions.end_lineno, ins.positions.end_col_offset) <= stop
+        and ins.opname not in _SKIPPED_OPS
+    ]
+    if not inside or inside[0].opname not in _NAME_OPS:
+        return None
+    names = [inside[0].argval]
+    rest = inside[1:]
+    while rest and rest[0].opname in _ATTR_OPS:
+        names.append(rest[0].argval)
+        rest = rest[1:]
+    called = any(ins.opname in _CALL_OPS and ins.positions == span for ins in rest)
+    if not called and rest:  # `@deco[0]`, `@a or b`: not a plain name
+        return None
+    return inside[0].opname, tuple(names), called
+
+
+def _is_register_model_head(frame: Any, head: _Head) -> bool:
+    """Whether the names of `head` load register_model (called) or its result (not called)."""
+    opname, names, called = head
+    missing = object()
+    if opname == "LOAD_GLOBAL":
+        scopes = (frame.f_globals, vars(builtins))
+    elif opname == "LOAD_NAME":
+        scopes = (frame.f_locals, frame.f_globals, vars(builtins))
+    else:
+        scopes = (frame.f_locals,)
+    obj = next((s[names[0]] for s in scopes if names[0] in s), missing)
+    for attribute in names[1:]:
+        if obj is missing:
+            break
+        obj = inspect.getattr_static(obj, attribute, missing)
+    if called:
+        return obj is register_model
+    return isinstance(obj, _ModelDecorator)
 
 
 # -- the registry proper ---------------------------------------------------------------
@@ -311,26 +402,40 @@ def _required_of_base_model() -> set[str]:
 
 
 # -- public API -------------------------------------------------------------------------
-def register_model(name: str, /, *, aliases: Iterable[str] = (), overwrite: bool = False) -> Any:
+def register_model(
+    name: str, /, *, aliases: Iterable[str] = (), overwrite: bool = False
+) -> _ModelDecorator:
     """Class decorator registering a model under `name` (and `aliases`) instead of its default.
 
     ``@register_model("x")`` on a ``BaseModel`` subclass registers it under
     "x" only; the call form ``register_model("x")(SomeClass)`` re-keys an
-    existing class. A class that does not derive from ``BaseModel`` is accepted
-    if it implements every abstract method of ``BaseModel``. A name held by a
-    different class raises ``RegistrationError`` unless ``overwrite=True``
-    (which logs a WARNING). All names are registered, or none.
+    existing class, and so does a decorator kept and applied later. A class
+    that does not derive from ``BaseModel`` is accepted if it implements every
+    abstract method of ``BaseModel``. A name held by a different class raises
+    ``RegistrationError`` unless ``overwrite=True`` (which logs a WARNING). All
+    names are registered, or none.
     """
     names = (check_name(name), *check_aliases(aliases))
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite= takes True or False, got {overwrite!r}")
-    key = _frame_key(sys._getframe(1))
-    _pending().append(key)
+    return _ModelDecorator(names, overwrite)
 
-    def decorator(cls: _T) -> _T:
-        notes = _pending()
-        if key in notes:
-            notes.remove(key)
+
+class _ModelDecorator:
+    """What ``register_model(...)`` returns: applied to a class, it (re-)keys that class."""
+
+    __slots__ = ("names", "overwrite")
+
+    def __init__(self, names: tuple[str, ...], overwrite: bool) -> None:
+        self.names = names
+        self.overwrite = overwrite
+
+    def __repr__(self) -> str:
+        aliases = f", aliases={self.names[1:]!r}" if len(self.names) > 1 else ""
+        return f"register_model({self.names[0]!r}{aliases}, overwrite={self.overwrite})"
+
+    def __call__(self, cls: _T) -> _T:
+        name = self.names[0]
         if not isinstance(cls, type):
             raise TypeError(
                 f"register_model({name!r}) decorates a class, got {type(cls).__name__} {cls!r}"
@@ -349,7 +454,7 @@ def register_model(name: str, /, *, aliases: Iterable[str] = (), overwrite: bool
             raise RegistrationError(
                 missing_methods_message(qualified_name(cls), cls.__name__, missing)
             )
-        holds = _register(cls, names, overwrite=overwrite, rekey=True)
+        holds = _register(cls, self.names, overwrite=self.overwrite, rekey=True)
         try:
             type.__setattr__(cls, _NAMES_ATTR, holds)
             if _DEFERRED_ATTR in vars(cls):
@@ -357,8 +462,6 @@ def register_model(name: str, /, *, aliases: Iterable[str] = (), overwrite: bool
         except (TypeError, AttributeError):  # a class that refuses new attributes
             pass
         return cls
-
-    return decorator
 
 
 @contextmanager

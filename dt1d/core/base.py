@@ -23,7 +23,7 @@ import pandas as pd
 
 from dt1d.core import _persistence
 from dt1d.core.model_registry import RegistryMeta
-from dt1d.exceptions import NotFittedError
+from dt1d.exceptions import DataValidationError, NotFittedError
 
 __all__ = ["BaseModel", "ParamsMixin", "param_names"]
 
@@ -132,6 +132,19 @@ class BaseModel(metaclass=RegistryMeta, abstract=True):
     def is_fitted(self, value: bool) -> None:
         self.__dict__["_dt1d_is_fitted"] = bool(value)
 
+    def _check_step(self, X: pd.DataFrame) -> None:
+        """Refuse a record on another grid than the one fitted on (``step_min_``, if learned)."""
+        fitted = self.__dict__.get("step_min_") if hasattr(self, "__dict__") else None
+        if fitted is None:
+            return
+        step_min = _record_step_min(X)
+        if step_min is not None and step_min != float(fitted):
+            raise DataValidationError(
+                f"the record is on a {step_min:g}-minute grid but this {type(self).__qualname__} "
+                f"was fitted on {float(fitted):g} minutes", code="step_mismatch", column="time",
+                fix=f"resample it: dt1d.data.resample(df, step='{float(fitted):g}min')",
+            )
+
     def _check_is_fitted(self) -> None:
         """Raise a clear error when ``predict`` is called before ``fit``."""
         if not self.is_fitted:
@@ -200,3 +213,13 @@ def _learned_attributes(obj: object) -> dict[str, Any]:
     return {
         k: v for k, v in attrs.items() if k.endswith("_") and not k.startswith("_")
     }
+
+
+def _record_step_min(X: pd.DataFrame) -> float | None:
+    """The grid step of a record in minutes, or None when it has no two rows to measure."""
+    from dt1d.data import infer_step
+
+    try:
+        return float(infer_step(X) / pd.Timedelta(minutes=1))
+    except DataValidationError:
+        return None

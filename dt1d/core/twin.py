@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from dt1d.core import _persistence
-from dt1d.core.base import BaseModel
+from dt1d.core.base import BaseModel, _record_step_min
 from dt1d.core.model_registry import create_model
-from dt1d.exceptions import CapabilityError
+from dt1d.exceptions import CapabilityError, DataValidationError
 
 __all__ = ["DigitalTwin"]
 
@@ -95,6 +95,7 @@ class DigitalTwin:
         from dt1d.data import validate
 
         X = validate(record)
+        self._check_step(X)
         pred = np.asarray(self.model.predict(X, **kwargs), dtype=float)
         expected = (len(X),) if isinstance(self.horizon, (int, np.integer)) else (len(X), len(self._horizons))
         if pred.shape != expected:
@@ -187,6 +188,13 @@ class DigitalTwin:
             _check_horizons(horizon)
         except ValueError as exc:
             raise TwinFileError(f"{path}: bad horizon in manifest: {exc}") from None
+        learned = getattr(model, "horizons_", None)
+        wanted = _check_horizons(horizon)
+        if learned is not None and [int(h) for h in learned] != wanted:
+            raise TwinFileError(
+                f"{path}: the manifest says horizon {horizon!r} but the model inside was "
+                f"fitted for {list(learned)} min; the file was edited or damaged"
+            )
         twin = cls.__new__(cls)
         twin.model_type = str(manifest.get("model_type", manifest["model_name"]))
         twin.model_params = dict(manifest["params"])
@@ -197,6 +205,17 @@ class DigitalTwin:
         return twin
 
     # -- helpers -------------------------------------------------------------------------
+    def _check_step(self, X: pd.DataFrame) -> None:
+        """Refuse a record on another grid than the twin was fitted on (any model)."""
+        fitted = (self.data_summary_ or {}).get("step_min")
+        step_min = _record_step_min(X)
+        if fitted is not None and step_min is not None and step_min != float(fitted):
+            raise DataValidationError(
+                f"the record is on a {step_min:g}-minute grid but this twin was fitted on "
+                f"{float(fitted):g} minutes", code="step_mismatch", column="time",
+                fix=f"resample it: dt1d.data.resample(df, step='{float(fitted):g}min')",
+            )
+
     def _target_horizon(self) -> int | list[int]:
         return int(self.horizon) if isinstance(self.horizon, (int, np.integer)) else self._horizons
 
@@ -224,6 +243,7 @@ def _summarise(X: pd.DataFrame) -> dict[str, Any]:
     glucose = X["glucose"].to_numpy(dtype=float)
     summary: dict[str, Any] = {
         "rows": int(len(X)),
+        "step_min": _record_step_min(X),
         "start": str(X.index[0]),
         "end": str(X.index[-1]),
         "glucose_missing_fraction": float(np.mean(np.isnan(glucose))),

@@ -1,7 +1,10 @@
 """Patient records: the data contract, validation, resampling, targets and twin files."""
 
+from dt1d.data.limits import PlausibilityLimits, use_limits
 from dt1d.data.readers import (
     ReaderError,
+    list_readers,
+    read,
     read_csv,
     read_frame,
     read_nightscout,
@@ -40,7 +43,10 @@ __all__ = [
     "PATIENT_ID",
     "TIME",
     "DataValidationError",
+    "PlausibilityLimits",
     "ReaderError",
+    "list_readers",
+    "read",
     "read_csv",
     "read_frame",
     "read_nightscout",
@@ -52,6 +58,6 @@ __all__ = [
     "infer_step",
     "iter_patients",
     "make_target",
-    "resample",
+    "use_limits",
     "validate",
 ]

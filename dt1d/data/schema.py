@@ -9,13 +9,16 @@ for people on injections); see ``docs/data_format.md`` and ``spec/data.md``.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dt1d.exceptions import DataValidationError
+from dt1d.data import limits as _limits
+from dt1d.data.limits import PlausibilityLimits
+from dt1d.exceptions import DataValidationError, PlausibilityWarning
 
 logger = logging.getLogger(__name__)
 
@@ -288,7 +291,16 @@ def _check_numeric(df: pd.DataFrame, column: str) -> None:
     )
 
 
-def _check_glucose(df: pd.DataFrame, unit: str) -> np.ndarray:
+def _warn_rows(df: pd.DataFrame, mask: np.ndarray, message: str) -> None:
+    """Warn (`PlausibilityWarning`) naming the first rows where ``mask`` is true."""
+    if mask.any():
+        positions = np.flatnonzero(mask)
+        rows = ", ".join(_row_labels(df, positions))
+        warnings.warn(f"{len(positions)} {message} (first rows: {rows})",
+                      PlausibilityWarning, stacklevel=4)
+
+
+def _check_glucose(df: pd.DataFrame, unit: str, codes: np.ndarray | None) -> np.ndarray:
     """Return glucose in mg/dL as float64, raising on all-NaN, wrong units or implausible values."""
     glucose = df[GLUCOSE].to_numpy(dtype=np.float64, na_value=np.nan)
     known = ~np.isnan(glucose)
@@ -312,15 +324,63 @@ def _check_glucose(df: pd.DataFrame, unit: str) -> np.ndarray:
                 code="looks_mgdl", column=GLUCOSE, fix='pass units="mg/dL"',
             )
         glucose = glucose * MGDL_PER_MMOLL
+    mmol = np.zeros(len(glucose), dtype=bool)
+    if unit == "mg/dL":
+        mmol = _limits.looks_like_mmol(glucose, _time_values(df.index), codes,
+                                       MMOLL_MEDIAN_THRESHOLD_MGDL, MGDL_PER_MMOLL)
     outside = known & ~((glucose >= GLUCOSE_MIN_MGDL) & (glucose <= GLUCOSE_MAX_MGDL))
+    hint = ""
+    if (outside & mmol).any():
+        hint = " (those below 10 sit among mg/dL readings as if they were mmol/L)"
+    elif unit == "mmol/L" and (outside & (glucose / MGDL_PER_MMOLL >= GLUCOSE_MIN_MGDL)).any():
+        hint = " (those above 1000 look like mg/dL readings inside a mmol/L column)"
     _fail_if_any(
         df, outside,
         f"glucose values outside {GLUCOSE_MIN_MGDL:g}-{GLUCOSE_MAX_MGDL:g} mg/dL "
-        f"(after reading them as {unit})",
+        f"(after reading them as {unit}){hint}",
         code="out_of_range", column=GLUCOSE,
         fix="set sensor errors to NaN: df.loc[bad, 'glucose'] = np.nan",
     )
+    _fail_if_any(
+        df, mmol, f"glucose values below {MMOLL_MEDIAN_THRESHOLD_MGDL:g} mg/dL next to "
+        f"readings {MGDL_PER_MMOLL:g} times as high: they look like mmol/L inside a mg/dL column",
+        code="looks_mmol", column=GLUCOSE,
+        fix=f"multiply those readings by {MGDL_PER_MMOLL} (or set them to NaN)",
+    )
+    _warn_rows(df, known & (glucose < MMOLL_MEDIAN_THRESHOLD_MGDL),
+               f"glucose readings below {MMOLL_MEDIAN_THRESHOLD_MGDL:g} mg/dL, under what CGMs "
+               "report (about 40 mg/dL); mmol/L values?")
     return glucose
+
+
+def _check_limits(
+    df: pd.DataFrame, column: str, codes: np.ndarray | None, step_ns: int | None,
+    limits: PlausibilityLimits,
+) -> None:
+    """Raise on amounts above the limits per step or per 24 hours; warn above the warn levels."""
+    values = df[column].to_numpy(dtype=np.float64)
+    unit, step_warn, step_max, day_warn, day_max = limits.for_column(column)
+    rows, scale = _limits.window_rows(step_ns)
+    totals = _limits.window_totals(values, codes, rows)
+    day_warn, day_max = day_warn * scale, day_max * scale
+    step_check = _limits.checks_steps(step_ns)
+    mistake = _limits.unit_mistake(unit, float(values.max(initial=0.0)),
+                                   float(totals.max(initial=0.0)), step_warn, day_warn)
+    fix = f"{mistake}; or pass validate(..., limits=PlausibilityLimits(...)) if they are real"
+    if step_check:
+        _fail_if_any(df, values > step_max,
+                     f"amounts above {step_max:g} {unit} in one step, more than a person can "
+                     "receive", code="implausible_amount", column=column, fix=fix)
+    _fail_if_any(df, totals > day_max,
+                 f"rows where the 24 hours up to them hold more than {day_max:g} {unit}, more than a "
+                 "person can receive in a day",
+                 code="implausible_amount", column=column, fix=fix)
+    if step_check:
+        _warn_rows(df, values > step_warn,
+                   f"{column!r} amounts above {step_warn:g} {unit} in one step (possible, unusual)")
+    _warn_rows(df, totals > day_warn,
+               f"rows where the 24 hours up to them hold more than {day_warn:g} {unit} of {column!r} "
+               "(possible, unusual)")
 
 
 def _check_amount(df: pd.DataFrame, column: str) -> np.ndarray:
@@ -362,15 +422,27 @@ def refuse_long_acting(df: pd.DataFrame, model: str) -> None:
     )
 
 
-def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.DataFrame:
+def validate(
+    df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None,
+    limits: PlausibilityLimits | None = None,
+) -> pd.DataFrame:
     """Check a patient record against the data contract and return a normalised copy.
 
     The copy has a DatetimeIndex named ``time``, glucose in mg/dL and float64
     ``glucose``/``carbs``/``insulin`` (plus ``bolus``/``basal``/``long_acting_insulin``
     when present; ``long_acting_insulin`` is never added into ``insulin``).
     ``step`` (e.g. ``"5min"``) fixes the grid; by default it is inferred.
-    Raises `DataValidationError` naming the column, the first bad rows and the fix.
+    ``limits`` overrides the plausibility limits on amounts (default:
+    `dt1d.data.limits.current_limits`). Raises `DataValidationError` naming the column,
+    the first bad rows and the fix; warns (`PlausibilityWarning`) about unusual values.
     """
+    if limits is None:
+        limits = _limits.current_limits()
+    elif not isinstance(limits, PlausibilityLimits):
+        raise DataValidationError(
+            f"limits={limits!r} is not a PlausibilityLimits", code="bad_limits",
+            fix="pass dt1d.data.limits.PlausibilityLimits(...)",
+        )
     _require_frame(df)
     unit = _normalise_units(units)
     grid_step = None if step is None else _parse_step(step)
@@ -397,7 +469,7 @@ def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.
     codes = _patient_codes(out)
     _check_index(out, codes, grid_step)
 
-    out[GLUCOSE] = _check_glucose(out, unit)
+    out[GLUCOSE] = _check_glucose(out, unit, codes)
     for column in AMOUNT_COLUMNS:
         if column in out.columns:
             out[column] = _check_amount(out, column)
@@ -420,4 +492,9 @@ def validate(df: pd.DataFrame, *, units: str = "mg/dL", step: Any = None) -> pd.
         if column not in out.columns:
             logger.warning("no %r column: read as none recorded (zeros)", column)
             out[column] = np.zeros(len(out), dtype=np.float64)
+    diffs, _ = _within_patient_diffs(out, codes)
+    step_ns = pd.Timedelta(diffs[0]).value if diffs.size else None
+    for column in (CARBS, BOLUS, BASAL, INSULIN, LONG_ACTING_INSULIN):
+        if column in out.columns:
+            _check_limits(out, column, codes, step_ns, limits)
     return out

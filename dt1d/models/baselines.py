@@ -151,6 +151,7 @@ class LinearModel(ParamsMixin, BaseModel, name="linear"):
             gram = Z.T @ Z + self.alpha * np.eye(n_feat)
             coef[:, j] = scipy.linalg.solve(gram, Z.T @ (delta - b0), assume_a="pos")
             intercept[j] = b0
+        self.step_min_ = float(infer_step(X) / pd.Timedelta(minutes=1))
         self.feature_mean_, self.feature_scale_ = mean, scale
         self.coef_, self.intercept_ = coef, intercept
         self.horizons_, self.multi_output_ = horizons, multi
@@ -159,6 +160,7 @@ class LinearModel(ParamsMixin, BaseModel, name="linear"):
     def predict(self, X: pd.DataFrame, **kwargs: Any) -> np.ndarray:
         """Current glucose plus the predicted change, per horizon; NaN without full history."""
         self._check_is_fitted()
+        self._check_step(X)
         design, current = self._design(X)
         pred = current[:, None] + ((design - self.feature_mean_) / self.feature_scale_) @ self.coef_ + self.intercept_
         return _shape_output(pred, self.multi_output_)

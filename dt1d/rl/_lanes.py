@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dt1d.physiology.batch import CHUNK, rk4_batch, rk4_batch_serial
 from dt1d.physiology.params import PatientParams
+from dt1d.rl import _fast
 from dt1d.sim._engine import initial_state
 from dt1d.sim.pump import InsulinPump
 from dt1d.sim.scenario import MINUTES_PER_DAY, Scenario, random_scenario
@@ -43,12 +45,17 @@ def resolve_patient(patient: object) -> PatientParams:
 
 
 class Lanes:
-    """N environments' arrays; :meth:`reset` and :meth:`step` act on all lanes at once."""
+    """N environments' arrays; :meth:`reset` and :meth:`step` act on all lanes at once.
+
+    After :meth:`step` (and :meth:`reset` for its lanes) ``obs`` (n, dim) float32,
+    ``info`` (N_INFO, n) (rows named by ``_fast.INFO_KEYS``), ``clipped``, ``terminated``,
+    ``truncated`` and ``diverged`` (n,) bool hold the results; the arrays are reused.
+    """
 
     def __init__(self, patients: Sequence[PatientParams], scenarios: Sequence[Scenario | None],
                  *, step_min: int, sensor: CGMSensor | None, pump: InsulinPump | None,
                  max_episode_steps: int | None, start_hour: float | None,
-                 glucose_bounds: tuple[float, float], history: int) -> None:
+                 glucose_bounds: tuple[float, float], obs_spec, bolus: bool) -> None:
         if MINUTES_PER_DAY % int(step_min):
             raise ValueError(f"step_min={step_min} must divide a day (1, 5, 10, 15, ... min)")
         self.stepper = BatchStepper(patients, step_min=step_min, pump=pump, sensor=sensor)
@@ -65,6 +72,7 @@ class Lanes:
         if not lo < hi:
             raise ValueError(f"glucose_bounds={glucose_bounds} must be (low, high), low < high")
         self.g_lo, self.g_hi = lo, hi
+        self.bounds = np.array([lo, hi])
         self.scenarios = list(scenarios)
         for sc in self.scenarios:
             if sc is not None and sc.insulin:
@@ -86,12 +94,32 @@ class Lanes:
         self.start_min = np.zeros(n, dtype=np.int64)
         self.elapsed = np.zeros(n, dtype=np.int64)
         self.steps = np.zeros(n, dtype=np.int64)
-        self.history = int(history)
-        self.cgm_hist = np.zeros((self.history, n))
+        self.obs_spec = obs_spec
+        self.features = obs_spec.features
+        self.cgm_hist = np.zeros((obs_spec.history, n))
         self.glucose = np.zeros(n)
         self.block = np.zeros((self.step_min, n))
-        self.cols = np.arange(n)
-        self._ignore = np.ones(n, dtype=bool)
+        self.obs = np.zeros((n, obs_spec.dim), dtype=np.float32)
+        self.info = np.zeros((_fast.N_INFO, n))
+        self.bolus_col = 1 if bolus else 0
+        self.width = 2 if bolus else 1
+        self.pump_cfg = np.zeros(5) if pump is None else np.array(
+            [1.0, pump.max_basal_u_per_h, pump.max_bolus_u, pump.basal_increment_u_per_h,
+             pump.bolus_increment_u])
+        self.sensor_cfg = np.zeros(3) if sensor is None else np.array(
+            [1.0, sensor.min_mg_dl, sensor.max_mg_dl])
+        self.insulin = np.zeros((self.step_min, n))
+        self.basal = np.zeros(n)
+        self.bolus = np.zeros(n)
+        self.clipped = np.zeros(n, dtype=bool)
+        self.terminated = np.zeros(n, dtype=bool)
+        self.truncated = np.zeros(n, dtype=bool)
+        self.diverged = np.zeros(n, dtype=bool)
+        self.status = np.full(n, -1, dtype=np.int64)
+        self.out = np.empty((2, 2, n))
+        self.eaten = np.zeros((1, n))
+        self.bad = np.zeros_like(self.stepper.x)
+        self.kernel = rk4_batch_serial if n <= CHUNK else rk4_batch
 
     # -- episodes ---------------------------------------------------------------------
     def reset(self, lanes: np.ndarray, seeds: np.ndarray | None,
@@ -107,7 +135,7 @@ class Lanes:
         st = self.stepper
         states = st.basal_states[:, lanes].copy()
         if initial_glucose is not None:
-            for i, j in enumerate(lanes):
+            for i, j in enumerate(lanes.tolist()):
                 g = initial_glucose[i]
                 if g is not None and np.isfinite(g):
                     pt = PatientParams.from_array(st.p[:, j], name=st.names[j])
@@ -136,13 +164,23 @@ class Lanes:
                 m = len(sc.meals)
                 self.meal_t[j, :m] = [ml.time_min for ml in sc.meals]
                 self.meal_g[j, :m] = [ml.carbs_g for ml in sc.meals]
+                self.day_end[j] = np.inf
         self.elapsed[lanes] = 0
         self.steps[lanes] = 0
+        self.clipped[lanes] = False
+        self.terminated[lanes] = False
+        self.truncated[lanes] = False
+        self.diverged[lanes] = False
         self._refill_noise(lanes)
-        self.glucose[lanes] = st.glucose_sc_mg_dl()[lanes]
-        cgm = self._read(lanes)
-        self.cgm_hist[:, lanes] = cgm
-        self._fill_block()
+        _fast.read_lanes(lanes, st.x, st.vg, self.noise, self.noise_pos, self.sensor_cfg,
+                         self.glucose, self.cgm_hist, self.info)
+        self._finish(lanes)
+
+    def _finish(self, lanes: np.ndarray) -> None:
+        st = self.stepper
+        _fast.finish_lanes(lanes, self.step_min, self.elapsed, self.start_min, self.meal_t,
+                           self.meal_g, self.meal_ptr, self.block, self.cgm_hist, st.x,
+                           st.meal, st.p, self.features, self.obs, self.info)
 
     def _next_day(self, j: int) -> None:
         """Random meals of lane j's next day, in minutes since its episode start."""
@@ -167,70 +205,36 @@ class Lanes:
         self.noise[:, lanes] = self.sensor.noise(self.chunk, self.step_min,
                                                  [self.noise_rng[j] for j in lanes.tolist()])
 
-    def _read(self, lanes: np.ndarray | None = None) -> np.ndarray:
-        """CGM readings of ``lanes`` (all when None) at their next noise sample."""
-        if lanes is None:
-            pos = self.noise_pos
-            over = pos >= self.chunk
-            if over.any():
-                self._refill_noise(np.flatnonzero(over))
-            noise = self.noise[pos, self.cols]
-            self.noise_pos += 1
-            return self.stepper.measure(noise)
-        noise = self.noise[self.noise_pos[lanes], lanes]
-        self.noise_pos[lanes] += 1
-        gsc = self.stepper.glucose_sc_mg_dl()[lanes]
-        return gsc if self.sensor is None else self.sensor.measure(gsc, noise)
-
-    def _fill_block(self) -> None:
-        """Carbs announced in each minute of every lane's next step: ``self.block``."""
-        block = self.block
-        block.fill(0.0)
-        t0 = self.elapsed
-        if self.n and (t0 >= self.day_end).any():
-            for j in np.flatnonzero(t0 >= self.day_end).tolist():
-                self._next_day(j)
-        t1 = t0 + self.step_min
-        rows = self.cols
-        while True:
-            nxt = self.meal_t[rows, self.meal_ptr]
-            due = nxt < t1
-            if not due.any():
-                return
-            lanes = np.flatnonzero(due)
-            ptr = self.meal_ptr[lanes]
-            minute = (self.meal_t[lanes, ptr] - t0[lanes]).astype(np.int64)
-            np.add.at(block, (np.maximum(minute, 0), lanes), self.meal_g[lanes, ptr])
-            self.meal_ptr[lanes] += 1
-
     # -- stepping ---------------------------------------------------------------------
-    def step(self, basal_req: np.ndarray, bolus_req: np.ndarray):
-        """Advance every lane one step; (basal, bolus, clipped, eaten, terminated, truncated,
-        diverged). Diverged lanes keep their last finite readings and are terminated."""
-        st = self.stepper
-        basal, bolus, clipped = st.deliver(basal_req, bolus_req)
-        eaten = st.step(self.block, basal, bolus, ignore=self._ignore).copy()
-        diverged = st.diverged()
-        self.elapsed += self.step_min
-        self.steps += 1
-        g = st.glucose_sc_mg_dl()
-        cgm = self._read()
-        if diverged.any():
-            g = np.where(diverged, self.glucose, g)
-            cgm = np.where(diverged, self.cgm_hist[-1], cgm)
-        self.glucose = g
-        if self.history > 1:
-            self.cgm_hist[:-1] = self.cgm_hist[1:]
-        self.cgm_hist[-1] = cgm
-        self._fill_block()
-        terminated = (g < self.g_lo) | (g > self.g_hi) | diverged
-        if self.max_steps is None:
-            truncated = np.zeros(self.n, dtype=bool)
-        else:
-            truncated = (self.steps >= self.max_steps) & ~terminated
-        return basal, bolus, clipped, eaten, terminated, truncated, diverged
+    def step(self, action: np.ndarray) -> None:
+        """Advance every lane one step with ``action`` (n, width) float64 requests.
 
-    # -- views ------------------------------------------------------------------------
-    def clock_min(self) -> np.ndarray:
-        """Minute of the day of every lane."""
-        return (self.start_min + self.elapsed) % MINUTES_PER_DAY
+        Diverged lanes keep their last finite readings and are terminated."""
+        st = self.stepper
+        _fast.deliver(action, self.bolus_col, self.pump_cfg, self.insulin, self.basal,
+                      self.bolus, self.clipped, self.status)
+        self.kernel(st.p, st.x, st.meal, self.block, self.insulin, st.eat_rate, st.substeps,
+                    self.step_min, self.out, self.eaten, self.status, self.bad)
+        flags = _fast.advance(
+            st.x, st.vg, st.p, st.meal, self.status, self.eaten, self.basal, self.bolus,
+            self.step_min, self.noise, self.noise_pos, self.sensor_cfg, self.glucose,
+            self.cgm_hist, self.elapsed, self.steps, self.max_steps or 0, self.bounds,
+            self.start_min, self.meal_t, self.meal_g, self.meal_ptr, self.day_end, self.block,
+            self.features, self.obs, self.info, self.terminated, self.truncated, self.diverged)
+        if flags & _fast.NEED_NOISE:
+            self._refill_noise(np.flatnonzero(self.noise_pos >= self.chunk))
+        if flags & _fast.NEED_DAY:
+            lanes = np.flatnonzero(self.elapsed >= self.day_end)
+            for j in lanes.tolist():
+                self._next_day(j)
+            self._finish(lanes)
+
+    def as_action(self, action: object) -> np.ndarray:
+        """``action`` as a C-contiguous (n, width) float64 array, or a ValueError."""
+        a = np.asarray(action, dtype=np.float64)
+        if a.size != self.n * self.width:
+            raise ValueError(
+                f"an action is {self.width} number(s) per environment (basal U/h"
+                f"{', bolus U' if self.width == 2 else ''}) for {self.n} environment(s), "
+                f"got shape {np.shape(action)}")
+        return np.ascontiguousarray(a.reshape(self.n, self.width))

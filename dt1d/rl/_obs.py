@@ -5,9 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from dt1d.rl._lanes import Lanes
-
-_TWO_PI_PER_DAY = 2.0 * np.pi / 1440.0
+from dt1d.rl import _fast
 
 
 @attrs.frozen(kw_only=True)
@@ -43,18 +41,15 @@ class ObservationSpec:
             hi.append(np.inf)
         return np.array(lo, dtype=np.float32), np.array(hi, dtype=np.float32)
 
-    def values(self, lanes: Lanes) -> np.ndarray:
-        """Observations of every lane, (n, dim) float32."""
-        parts = [lanes.cgm_hist]
-        if self.iob:
-            parts.append(np.maximum(lanes.stepper.insulin_on_board_u(), 0.0)[None])
-        if self.cob:
-            parts.append(np.maximum(lanes.stepper.carbs_on_board_g(), 0.0)[None])
-        if self.time_of_day:
-            angle = lanes.clock_min() * _TWO_PI_PER_DAY
-            parts.append(np.sin(angle)[None])
-            parts.append(np.cos(angle)[None])
-        if self.meal:
-            parts.append(lanes.block.sum(axis=0)[None])
-        out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-        return np.ascontiguousarray(out.T, dtype=np.float32)
+    @property
+    def features(self) -> int:
+        """The optional features as the bit mask of the jitted observation filler."""
+        return ((_fast.OBS_IOB if self.iob else 0) | (_fast.OBS_COB if self.cob else 0)
+                | (_fast.OBS_TIME if self.time_of_day else 0)
+                | (_fast.OBS_MEAL if self.meal else 0))
+
+    @property
+    def dim(self) -> int:
+        """Length of an observation."""
+        return (int(self.history) + int(self.iob) + int(self.cob) + 2 * int(self.time_of_day)
+                + int(self.meal))

@@ -7,9 +7,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from dt1d.rl import _fast
 from dt1d.rl._lanes import Lanes, resolve_patient
 from dt1d.rl._obs import ObservationSpec
-from dt1d.rl.rewards import RewardFn, kovatchev_risk, resolve_reward
+from dt1d.rl.rewards import RewardFn, resolve_reward
 from dt1d.sim.pump import InsulinPump
 from dt1d.sim.scenario import Scenario
 from dt1d.sim.sensor import CGMSensor
@@ -27,16 +28,6 @@ def action_bounds(pump: InsulinPump | None, bolus: bool) -> tuple[np.ndarray, np
     hi_bolus = pump.max_bolus_u if pump is not None else 30.0
     hi = [hi_basal, hi_bolus] if bolus else [hi_basal]
     return np.zeros(len(hi), dtype=np.float32), np.array(hi, dtype=np.float32)
-
-
-def split_action(action: Any, n: int, bolus: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(basal U/h, bolus U) requests of ``n`` lanes from actions of shape (n, 2) or (n, 1)."""
-    a = np.asarray(action, dtype=np.float64).reshape(n, -1)
-    width = 2 if bolus else 1
-    if a.shape[1] != width:
-        raise ValueError(f"an action is {width} number(s) per environment (basal U/h"
-                         f"{', bolus U' if bolus else ''}), got shape {np.shape(action)}")
-    return a[:, 0], (a[:, 1] if bolus else np.zeros(n))
 
 
 def sensor_pump(sensor: Any, pump: Any) -> tuple[CGMSensor | None, InsulinPump | None]:
@@ -82,21 +73,14 @@ class T1DEnv(gym.Env):
         if scenario is not None and not isinstance(scenario, Scenario):
             raise TypeError(f"scenario must be a dt1d.sim.Scenario or None (random meals), "
                             f"got {type(scenario).__name__}")
-        sensor, pump = sensor_pump(sensor, pump)
         self.patient = resolve_patient(patient)
-        self.obs_spec = ObservationSpec(history=history, iob=iob, cob=cob,
-                                        time_of_day=time_of_day, meal=meal)
-        self._lanes = Lanes([self.patient], [scenario], step_min=step_min, sensor=sensor,
-                            pump=pump, max_episode_steps=max_episode_steps,
-                            start_hour=start_hour, glucose_bounds=glucose_bounds,
-                            history=self.obs_spec.history)
-        self.reward_fn = resolve_reward(reward)
+        (self._lanes, self.obs_spec, self.observation_space, self.action_space,
+         self.reward_fn) = build(
+            [self.patient], [scenario], step_min=step_min, sensor=sensor, pump=pump,
+            max_episode_steps=max_episode_steps, start_hour=start_hour, history=history,
+            iob=iob, cob=cob, time_of_day=time_of_day, meal=meal, bolus=bolus, reward=reward,
+            glucose_bounds=glucose_bounds)
         self.bolus = bool(bolus)
-        cgm_lo, cgm_hi = ((sensor.min_mg_dl, sensor.max_mg_dl) if sensor is not None
-                          else (0.0, np.inf))
-        self.observation_space = gym.spaces.Box(*self.obs_spec.bounds(cgm_lo, cgm_hi),
-                                                dtype=np.float32)
-        self.action_space = gym.spaces.Box(*action_bounds(pump, self.bolus), dtype=np.float32)
         self.step_min = int(step_min)
         self._seeded = False
 
@@ -117,41 +101,54 @@ class T1DEnv(gym.Env):
             self._seeded = True
         g0 = options.get("initial_glucose_mg_dl")
         lanes = self._lanes
-        lanes.reset(np.zeros(1, dtype=np.int64), None if seed is None else np.array([seed]),
+        lanes.reset(_LANE0, None if seed is None else np.array([seed]),
                     None if g0 is None else np.array([g0], dtype=np.float64),
                     options.get("start_hour"))
-        info = self._info(0.0, 0.0, False, 0.0)
-        return self.obs_spec.values(lanes)[0], info
+        return lanes.obs[0].copy(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Deliver ``action`` over one step; (observation, reward, terminated, truncated, info)."""
-        basal_req, bolus_req = split_action(action, 1, self.bolus)
         lanes = self._lanes
-        prev = float(lanes.glucose[0])
-        basal, bolus, clipped, eaten, term, trunc, diverged = lanes.step(basal_req, bolus_req)
-        info = self._info(float(basal[0]), float(bolus[0]), bool(clipped[0]), float(eaten[0]))
-        if diverged[0]:
-            info["diverged"] = True
+        prev = lanes.glucose.item(0)
+        lanes.step(lanes.as_action(action))
+        info = self._info()
         reward = float(self.reward_fn(prev, info["glucose_mg_dl"],
                                       (info["basal_u_per_h"], info["bolus_u"]), info))
-        return (self.obs_spec.values(lanes)[0], reward, bool(term[0]), bool(trunc[0]), info)
+        return (lanes.obs[0].copy(), reward, bool(lanes.terminated[0]),
+                bool(lanes.truncated[0]), info)
 
-    def _info(self, basal: float, bolus: float, clipped: bool, eaten: float
-              ) -> dict[str, Any]:
+    def _info(self) -> dict[str, Any]:
         lanes = self._lanes
-        g = float(lanes.glucose[0])
-        low, high, risk = kovatchev_risk(g)
-        st = lanes.stepper
-        return {
-            "glucose_mg_dl": g,
-            "cgm_mg_dl": float(lanes.cgm_hist[-1, 0]),
-            "glucose_plasma_mg_dl": float(st.glucose_plasma_mg_dl()[0]),
-            "lbgi": float(low), "hbgi": float(high), "risk": float(risk),
-            "iob_u": float(st.insulin_on_board_u()[0]),
-            "cob_g": float(st.carbs_on_board_g()[0]),
-            "basal_u_per_h": basal, "bolus_u": bolus, "action_clipped": clipped,
-            "carbs_eaten_g": eaten,
-            "carbs_announced_g": float(lanes.block[:, 0].sum()),
-            "minute": int(lanes.elapsed[0]),
-            "minute_of_day": int(lanes.clock_min()[0]),
-        }
+        info: dict[str, Any] = dict(zip(_fast.INFO_KEYS, lanes.info[:, 0].tolist(), strict=True))
+        info["minute"] = int(info["minute"])
+        info["minute_of_day"] = int(info["minute_of_day"])
+        info["action_clipped"] = bool(lanes.clipped[0])
+        info["diverged"] = bool(lanes.diverged[0])
+        return info
+
+
+_LANE0 = np.zeros(1, dtype=np.int64)
+
+
+def build(patients: list, scenarios: list, *, step_min: int, sensor: Any, pump: Any,
+          max_episode_steps: int | None, start_hour: float | None, history: int, iob: bool,
+          cob: bool, time_of_day: bool, meal: bool, bolus: bool, reward: str | RewardFn,
+          glucose_bounds: tuple[float, float]
+          ) -> tuple[Lanes, ObservationSpec, gym.spaces.Box, gym.spaces.Box, RewardFn]:
+    """Lanes, observation spec, one environment's spaces and the reward of both envs."""
+    for sc in scenarios:
+        if sc is not None and not isinstance(sc, Scenario):
+            raise TypeError(f"scenario must be a dt1d.sim.Scenario or None (random meals), "
+                            f"got {type(sc).__name__}")
+    sensor, pump = sensor_pump(sensor, pump)
+    spec = ObservationSpec(history=history, iob=iob, cob=cob, time_of_day=time_of_day,
+                           meal=meal)
+    reward_fn = resolve_reward(reward)
+    lanes = Lanes(patients, scenarios, step_min=step_min, sensor=sensor, pump=pump,
+                  max_episode_steps=max_episode_steps, start_hour=start_hour,
+                  glucose_bounds=glucose_bounds, obs_spec=spec, bolus=bool(bolus))
+    cgm_lo, cgm_hi = ((sensor.min_mg_dl, sensor.max_mg_dl) if sensor is not None
+                      else (0.0, np.inf))
+    obs_space = gym.spaces.Box(*spec.bounds(cgm_lo, cgm_hi), dtype=np.float32)
+    act_space = gym.spaces.Box(*action_bounds(pump, bool(bolus)), dtype=np.float32)
+    return lanes, spec, obs_space, act_space, reward_fn

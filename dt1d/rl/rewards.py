@@ -17,6 +17,7 @@ built-ins below work on both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ def _log_bg(glucose: Any) -> Any:
 
 def kovatchev_f(glucose: Any) -> Any:
     """Kovatchev's symmetrised scale ``1.509 ((ln BG)^1.084 - 5.381)`` (BG floored at 1)."""
+    if type(glucose) is float:  # T1DEnv's hot path: plain floats, no numpy call
+        return 1.509 * (math.log(max(glucose, 1.0)) ** 1.084 - 5.381)
     return 1.509 * (_log_bg(glucose) ** 1.084 - 5.381)
 
 
@@ -54,6 +57,9 @@ def risk_diff(prev_glucose: Any, glucose: Any, action: Any = None, info: Any = N
 
 def magni_risk(glucose: Any) -> Any:
     """Magni et al. 2007's risk ``10 (3.5506 ((ln BG)^0.8353 - 3.7932))^2``."""
+    if type(glucose) is float:
+        f = 3.5506 * (math.log(max(glucose, 1.0)) ** 0.8353 - 3.7932)
+        return 10.0 * f * f
     f = 3.5506 * (_log_bg(glucose) ** 0.8353 - 3.7932)
     return 10.0 * f * f
 
@@ -66,6 +72,8 @@ def magni_reward(prev_glucose: Any, glucose: Any, action: Any = None, info: Any 
 def time_in_range_reward(prev_glucose: Any, glucose: Any, action: Any = None,
                          info: Any = None) -> Any:
     """1 while the current glucose is within 70-180 mg/dL, else 0."""
+    if type(glucose) is float:
+        return 1.0 if 70.0 <= glucose <= 180.0 else 0.0
     g = np.asarray(glucose)
     out = ((g >= 70.0) & (g <= 180.0)).astype(np.float64)
     return float(out) if out.ndim == 0 else out

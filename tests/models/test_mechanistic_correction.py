@@ -120,7 +120,7 @@ def test_hybrid_forecasts_use_only_the_past(fitted: MechanisticModel, record: pd
     changed = test.copy()
     g = changed.columns.get_loc("glucose")
     changed.iloc[t + 1 :, g] = changed.iloc[t + 1 :, g] + 40.0
-    changed.iloc[t + 1 :, changed.columns.get_loc("carbs")] = 30.0
+    changed.iloc[t + 1 :, changed.columns.get_loc("carbs")] = 3.0  # 864 g a day: plausible
     after = fitted.predict(changed)
     np.testing.assert_array_equal(base[: t + 1], after[: t + 1])
     assert np.abs(after[t + 1 :] - base[t + 1 :]).max() > 1.0

@@ -11,9 +11,26 @@ from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers._registry import (
+    READER_PLUGIN_GROUP,
+    Reader,
+    detect_format,
+    get_reader,
+    list_readers,
+    read,
+    register_reader,
+)
+from dt1d.data.readers import _builtins  # noqa: F401  (registers the readers above)
 
 __all__ = [
+    "READER_PLUGIN_GROUP",
+    "Reader",
     "ReaderError",
+    "detect_format",
+    "get_reader",
+    "list_readers",
+    "read",
+    "register_reader",
     "read_csv",
     "read_parquet",
     "read_frame",
