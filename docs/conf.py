@@ -3,6 +3,11 @@
 Build locally with ``sphinx-build -W --keep-going -b html docs docs/_build/html``;
 ``tests/docs/test_docs_build.py`` runs the same command with warnings as errors.
 Nothing here reaches the network: no intersphinx, no remote images.
+
+The build executes code: the gallery (``examples/``, sphinx-gallery) and the
+``plot`` directives of the guide pages run when the site is built, so every
+figure comes from the code beside it (no committed images). That imports
+matplotlib; ``import dt1d`` alone still does not (tests/test_import_cost.py).
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parents[1]
 # Document the checkout this file belongs to, even without an editable install.
 sys.path.insert(0, str(_ROOT))
+# docs/_ext: the gallery's figure scraper.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
+# Figures are drawn off-screen.
+os.environ.setdefault("MPLBACKEND", "Agg")
 # Importing modules for autodoc must not start thread pools that fight over 2 cores.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -29,11 +38,15 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",  # numpy-style "Parameters / ----------" docstrings
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
-source_suffix = {".md": "markdown"}
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}  # .rst: the generated gallery
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store", "auto_examples/**/*.ipynb",
+                    "auto_examples/**/*.py", "auto_examples/**/*.zip", "auto_examples/**/*.json"]
 
 # -- MyST (markdown) -----------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "amsmath"]
@@ -53,7 +66,55 @@ autodoc_typehints_description_target = "documented"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 
+# -- gallery (sphinx-gallery): examples/ -> auto_examples/, executed at every build ----
+sphinx_gallery_conf = {
+    "examples_dirs": str(_ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"[\\/]plot_",  # every plot_*.py runs
+    "image_scrapers": ("dt1d_gallery",),  # dt1d.plots figures are not pyplot's
+    # Sections in the order a new user meets the ideas.
+    "subsection_order": [
+        str(_ROOT / "examples" / name)
+        for name in ("simulation", "twins", "evaluation", "cohorts", "extending")
+    ]
+    + ["*"],  # then any other section, alphabetically
+    "within_subsection_order": "FileNameSortKey",
+    "abort_on_example_error": True,  # a failing example fails the build
+    "run_stale_examples": True,  # run every example at every build, not only changed ones
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "write_computation_times": False,
+    "show_api_usage": False,
+    "copyfile_regex": "",
+}
+
+# -- plot directive (figures in the guide pages) ---------------------------------------
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
+plot_pre_code = "import matplotlib.pyplot as plt"
+plot_rcparams = {"figure.max_open_warning": 0}
+
 # -- HTML ----------------------------------------------------------------------------
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"dt1d {release}"
-html_static_path = ["_static"] if (Path(__file__).parent / "_static").is_dir() else []
+html_static_path = ["_static"]
+html_css_files = ["dt1d.css"]
+html_theme_options = {
+    "logo": {"text": f"dt1d {release}"},
+    "navbar_end": ["theme-switcher"],
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": []}
+html_show_sourcelink = False
+html_copy_source = False
+# Copy button: strip the prompts of console examples.
+copybutton_prompt_text = r"\$ |>>> "
+copybutton_prompt_is_regexp = True

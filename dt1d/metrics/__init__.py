@@ -15,6 +15,7 @@ from dt1d.metrics.error_grids import (
     parkes_zones,
     zone_fractions,
 )
+from dt1d.metrics.excursions import extended_hypo_events, mage
 from dt1d.metrics.glycaemic import (
     glucose_events,
     glycaemic_outcomes,
@@ -58,6 +59,8 @@ __all__ = [
     "adrr",
     "conga",
     "modd",
+    "mage",
+    "extended_hypo_events",
     "forecast_accuracy_table",
     "ACCURACY_COLUMNS",
 ]

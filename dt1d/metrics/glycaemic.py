@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dt1d.metrics._arrays import _as_float_array, _to_mgdl
+from dt1d.metrics.excursions import extended_hypo_events, mage
 from dt1d.metrics.risk import adrr, gri, gri_components, j_index
 from dt1d.metrics.variability import conga, modd
 
@@ -141,6 +142,7 @@ def glucose_events(
     step_min: float | None = None,
     min_duration_min: float = EVENT_MIN_DURATION_MIN,
     max_gap_min: float = EVENT_MAX_GAP_MIN,
+    exit_duration_min: float | None = None,
     units: str = "mg/dL",
 ) -> list[tuple[int, int]]:
     """Hypo- (``below=True``) or hyperglycaemic events of a trace, as (start, end) positions.
@@ -149,7 +151,8 @@ def glucose_events(
     begins when glucose stays beyond the threshold (< threshold for hypo,
     > threshold for hyper) for at least ``min_duration_min`` (15) consecutive
     minutes, and ends once it has been back (>= or <= the threshold) for at
-    least 15 consecutive minutes. Each reading stands for one grid step, so
+    least 15 consecutive minutes (``exit_duration_min``, default
+    ``min_duration_min``). Each reading stands for one grid step, so
     three 5-minute readings make 15 minutes. A missing reading (NaN) breaks a
     run: minutes on either side of a gap are not added up. A gap of at most
     ``max_gap_min`` (45) minutes neither starts nor ends an event; a longer
@@ -163,6 +166,8 @@ def glucose_events(
     bg, step = _trace(glucose, step_min, units)
     need = int(np.ceil(min_duration_min / step - 1e-9))
     need = max(need, 1)
+    exit_min = min_duration_min if exit_duration_min is None else exit_duration_min
+    need_exit = max(int(np.ceil(exit_min / step - 1e-9)), 1)
     known = ~np.isnan(bg)
     with np.errstate(invalid="ignore"):
         beyond = (bg < threshold_mgdl) if below else (bg > threshold_mgdl)
@@ -191,7 +196,7 @@ def glucose_events(
         if run_len == 0:
             run_start = i
         run_len += 1
-        if run_len >= need:
+        if run_len >= (need_exit if in_event else need):
             if in_event:
                 events.append((start, run_start))
                 in_event = False
@@ -255,7 +260,10 @@ def glycaemic_outcomes(
     SD is the sample standard deviation (ddof=1); CV = 100 SD / mean.
     ``time_in_tight_range_70_140_pct`` is 70-140 mg/dL inclusive; ``gri``,
     ``gri_hypo``, ``gri_hyper``, ``j_index`` and ``adrr`` are those of
-    :mod:`dt1d.metrics.risk` (ADRR by calendar day for a Series).
+    :mod:`dt1d.metrics.risk` (ADRR by calendar day for a Series);
+    ``mage_mgdl`` is :func:`dt1d.metrics.mage` (moving-average algorithm,
+    5-minute grids only, else NaN) and ``extended_hypo_events`` counts
+    :func:`dt1d.metrics.extended_hypo_events` (120 minutes below 70 mg/dL).
     """
     raw, step = _trace(glucose, step_min, "mg/dL")  # values as given, in ``units``
     bg = _to_mgdl(raw, units)
@@ -287,6 +295,7 @@ def glycaemic_outcomes(
             "adrr",
             "conga_1h_mgdl",
             "modd_mgdl",
+            "mage_mgdl",
         ):
             out[key] = nan
     else:
@@ -312,6 +321,7 @@ def glycaemic_outcomes(
         out["adrr"] = adrr(_day_source(glucose, bg), step_min=step)
         out["conga_1h_mgdl"] = conga(bg, 1.0, step_min=step) if step <= 60 else float("nan")
         out["modd_mgdl"] = modd(bg, step_min=step) if 1440 % step == 0 else float("nan")
+        out["mage_mgdl"] = mage(bg, step_min=step) if np.isclose(step, 5.0) else float("nan")
     for key, threshold, below in (
         ("hypo_events_70", 70, True),
         ("hypo_events_54", 54, True),
@@ -320,4 +330,5 @@ def glycaemic_outcomes(
     ):
         events = glucose_events(raw, band[threshold], below=below, step_min=step)
         out[key] = float(len(events))
+    out["extended_hypo_events"] = float(len(extended_hypo_events(raw, step_min=step, units=units)))
     return out

@@ -1,13 +1,18 @@
 """The documentation site builds with warnings as errors, and the CLI page matches the CLI.
 
 The build runs ``sphinx-build -W --keep-going -b html -j 1`` in a subprocess into
-a temporary directory, offline (no intersphinx). Sphinx and myst-parser come with
-the ``docs`` and ``dev`` extras; without them this test fails rather than skips.
+a temporary directory, offline (no intersphinx). It executes the gallery
+(``examples/plot_*.py``, sphinx-gallery) and the ``plot`` directives of the guide
+pages. Every built page is then parsed: each ``<img src>`` and each internal link
+must name a file of the site, and each ``#fragment`` an id of its page. Sphinx,
+myst-parser, the theme, sphinx-gallery and sphinx-copybutton come with the
+``docs`` and ``dev`` extras; without them this test fails rather than skips.
 """
 
 from __future__ import annotations
 
 import argparse
+import html.parser
 import json
 import os
 import re
@@ -15,11 +20,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
+EXAMPLES = ROOT / "examples"
 
 
 # Runs sphinx-build's own entry point, then reports which heavy modules the build imported.
@@ -63,9 +70,124 @@ def test_site_builds_without_warnings(built_site: Path) -> None:
         assert (built_site / f"{page.stem}.html").is_file(), f"{page.name} was not built"
 
 
-def test_building_the_docs_imports_neither_torch_nor_matplotlib(build) -> None:
-    """autodoc imports every documented module; torch stays mocked, matplotlib lazy."""
-    assert build[1] == []
+def test_building_the_docs_never_imports_torch(build) -> None:
+    """autodoc imports every documented module with torch mocked; no example needs torch.
+
+    The build does import matplotlib: the gallery and the plot directives draw
+    their figures. That ``import dt1d`` alone imports neither is checked in
+    tests/test_import_cost.py.
+    """
+    assert build[1] == ["matplotlib"]
+
+
+# -- the gallery ------------------------------------------------------------------------
+
+
+def _examples() -> list[Path]:
+    return sorted(EXAMPLES.rglob("plot_*.py"))
+
+
+def test_gallery_has_at_least_eight_examples_in_themed_sections() -> None:
+    examples = _examples()
+    assert len(examples) >= 8, [p.name for p in examples]
+    sections = {p.parent for p in examples}
+    assert len(sections) >= 4, sorted(str(s) for s in sections)
+    for section in sections:
+        assert (section / "GALLERY_HEADER.rst").is_file(), f"{section} has no GALLERY_HEADER.rst"
+
+
+@pytest.mark.parametrize("example", _examples(), ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_every_example_ran_with_its_figure_and_printed_output(built_site: Path, example: Path) -> None:
+    rel = example.relative_to(EXAMPLES).with_suffix(".html")
+    page = built_site / "auto_examples" / rel
+    assert page.is_file(), f"{example.name} was not rendered"
+    text = page.read_text(encoding="utf-8")
+    images = [src for src in _Page.parse(page).images if "sphx_glr_" + example.stem in src]
+    assert images, f"{example.name} drew no figure"
+    assert "sphx-glr-script-out" in text, f"{example.name} printed nothing"
+
+
+def test_the_landing_page_shows_three_figures(built_site: Path) -> None:
+    images = _Page.parse(built_site / "index.html").images
+    assert len([src for src in images if "sphx_glr_plot_" in src]) >= 3, images
+
+
+# -- every page: images and internal links resolve ----------------------------------------
+
+
+class _Page(html.parser.HTMLParser):
+    """The image sources, link targets and element ids of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        if attr.get("id"):
+            self.ids.add(str(attr["id"]))
+        if attr.get("name") and tag == "a":
+            self.ids.add(str(attr["name"]))
+        if tag == "img" and attr.get("src"):
+            self.images.append(str(attr["src"]))
+        if tag in ("a", "link") and attr.get("href"):
+            self.links.append(str(attr["href"]))
+        if tag == "script" and attr.get("src"):
+            self.links.append(str(attr["src"]))
+
+    @classmethod
+    def parse(cls, path: Path) -> _Page:
+        page = cls()
+        page.feed(path.read_text(encoding="utf-8"))
+        return page
+
+
+def _internal_target(page: Path, url: str) -> tuple[Path, str] | None:
+    """(file, fragment) that a relative URL of ``page`` names; None for external ones."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or url.startswith(("mailto:", "javascript:", "data:")):
+        return None
+    target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    return target, unquote(parts.fragment)
+
+
+def test_every_image_and_internal_link_resolves(built_site: Path) -> None:
+    # _static holds the theme's own files (a Jinja template among them), not pages.
+    pages = sorted(p for p in built_site.rglob("*.html") if "_static" not in p.relative_to(built_site).parts)
+    assert len(pages) > 20
+    parsed: dict[Path, _Page] = {p.resolve(): _Page.parse(p) for p in pages}
+    broken: list[str] = []
+    for page, content in parsed.items():
+        where = page.relative_to(built_site.resolve())
+        for src in content.images:
+            target = _internal_target(page, src)
+            if target is None:
+                broken.append(f"{where}: remote image {src} (the site must work offline)")
+            elif not target[0].is_file() or target[0].stat().st_size == 0:
+                broken.append(f"{where}: image {src} is missing")
+        for href in content.links:
+            target = _internal_target(page, href)
+            if target is None:
+                continue
+            path, fragment = target
+            if not path.is_file():
+                broken.append(f"{where}: link {href} names no file")
+            elif fragment and path.suffix == ".html" and path in parsed and fragment not in parsed[path].ids:
+                broken.append(f"{where}: link {href} names no id on its page")
+    assert not broken, "\n".join(broken[:50])
+
+
+def test_link_checker_finds_a_missing_image_and_a_dangling_anchor(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('<p id="here"></p><img src="nope.png"><a href="a.html#gone">x</a>')
+    page = _Page.parse(tmp_path / "a.html")
+    assert page.images == ["nope.png"] and page.ids == {"here"}
+    path, fragment = _internal_target(tmp_path / "a.html", page.links[0])
+    assert path == (tmp_path / "a.html").resolve() and fragment == "gone"
+    assert _internal_target(tmp_path / "a.html", "https://example.org/x.png") is None
 
 
 def test_api_reference_is_generated_from_docstrings(built_site: Path) -> None:
