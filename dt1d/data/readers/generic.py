@@ -18,6 +18,7 @@ import pandas as pd
 
 from dt1d.data.readers._common import (
     ReaderError,
+    _check_tz,
     _finish,
     _Grid,
     _localize,
@@ -94,12 +95,12 @@ def _one_patient(
         times = _parse_times(raw_times.to_numpy(), path, time_col, labels, fmt=time_format)
     times = _localize(times, tz, path, time_col, labels)
     out_tz = tz if tz is not None else times.tz
-    ns = _to_utc_ns(times)
+    ns = _to_utc_ns(times, path, labels, time_col)
     order = np.argsort(ns, kind="stable")
     ns = ns[order]
     labels = [labels[i] for i in order]
     table = table.iloc[order]
-    grid = _Grid([ns], step_ns)
+    grid = _Grid([ns], step_ns, path=path, labels=[labels], fields=[time_col])
     end_ns = int(grid.edges_ns[-1])
     columns: dict[str, np.ndarray] = {}
     if "glucose" in mapping:
@@ -191,6 +192,7 @@ def read_frame(
         "basal": _unit_factor("basal", basal_unit),
     }
     step_ns = _step_ns(step)
+    _check_tz(tz, source)
     if len(table) == 0:
         raise ReaderError(source, "has no data rows")
     labels = [f"row {i + 1}" for i in range(len(table))]

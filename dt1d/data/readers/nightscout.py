@@ -30,13 +30,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dt1d.data.readers._common import ReaderError, _finish, _Grid, _step_ns
+from dt1d.data.readers._common import (
+    ReaderError,
+    _check_times,
+    _check_tz,
+    _epoch_ms_ns,
+    _finish,
+    _Grid,
+    _quote,
+    _stamp_ns,
+    _step_ns,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["read_nightscout"]
 
 _NS_PER_MIN = 60_000_000_000
+#: Temp basals and extended boluses longer than this are refused (pumps allow at most 72 h).
+MAX_DURATION_MIN = 7 * 24 * 60
 
 
 def _load_json(path: Any, what: str) -> Any:
@@ -48,8 +60,10 @@ def _load_json(path: Any, what: str) -> Any:
             return json.load(handle)
     except FileNotFoundError as exc:
         raise ReaderError(path, f"{what} file does not exist") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReaderError(path, f"is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ReaderError(path, "is nested too deeply to be read as JSON") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, too-long integers
+        raise ReaderError(path, f"is not valid JSON: {_quote(str(exc), 200)}") from exc
 
 
 def _as_list(data: Any, path: Any, what: str) -> list[dict[str, Any]]:
@@ -75,12 +89,12 @@ def _number(
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ReaderError(
-            path, f"value {value!r} is not a number", record=label, field=key
+            path, f"value {_quote(value)} is not a number", record=label, field=key
         ) from None
     if not np.isfinite(number) or (number < 0 and not allow_negative):
-        raise ReaderError(path, f"value {value!r} is out of range", record=label, field=key)
+        raise ReaderError(path, f"value {_quote(value)} is out of range", record=label, field=key)
     return number
 
 
@@ -91,12 +105,16 @@ def _time_of(item: Mapping[str, Any], keys: Sequence[str], path: Any, label: str
         if value is None or value == "":
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return pd.Timestamp(int(value), unit="ms", tz="UTC")
-        try:
-            return pd.Timestamp(str(value).strip())
-        except (ValueError, TypeError):
+            return pd.Timestamp(_epoch_ms_ns(float(value), path, label, key), unit="ns", tz="UTC")
+        if not isinstance(value, str):
             raise ReaderError(
-                path, f"time {value!r} could not be parsed", record=label, field=key
+                path, f"time {_quote(value)} is not text or a number", record=label, field=key
+            )
+        try:
+            return pd.Timestamp(value.strip())
+        except (ValueError, TypeError, OverflowError):
+            raise ReaderError(
+                path, f"time {_quote(value)} could not be parsed", record=label, field=key
             ) from None
     raise ReaderError(path, f"has no time (looked for {list(keys)})", record=label, field=keys[0])
 
@@ -111,13 +129,13 @@ def _utc_ns(stamp: pd.Timestamp, path: Any, label: str, field: str) -> int:
             field=field,
             fix="Nightscout times are UTC: end them with 'Z' or an offset",
         )
-    return int(stamp.tz_convert("UTC").as_unit("ns").value)
+    return _stamp_ns(stamp, path, label, field)
 
 
-def _read_entries(data: Any, path: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(UTC ns, sgv mg/dL) of the sgv entries, exact duplicates removed."""
+def _read_entries(data: Any, path: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(UTC ns, sgv mg/dL, labels) of the sgv entries, exact duplicates removed."""
     items = _as_list(data, path, "entries")
-    times, values, seen = [], [], set()
+    times, values, labels, seen = [], [], [], set()
     for i, item in enumerate(items):
         label = f"entry {i}"
         kind = item.get("type", "sgv")
@@ -128,7 +146,7 @@ def _read_entries(data: Any, path: Any) -> tuple[np.ndarray, np.ndarray]:
             raise ReaderError(path, "sgv entry has no 'sgv' value", record=label, field="sgv")
         if "date" in item and item["date"] not in (None, ""):
             date = _number(item, "date", path, label)
-            t = int(round(date)) * 1_000_000  # epoch ms -> ns
+            t = _epoch_ms_ns(date, path, label, "date")
         else:
             t = _utc_ns(
                 _time_of(item, ("dateString", "sysTime"), path, label), path, label, "dateString"
@@ -138,9 +156,23 @@ def _read_entries(data: Any, path: Any) -> tuple[np.ndarray, np.ndarray]:
         seen.add((t, sgv))
         times.append(t)
         values.append(sgv)
+        labels.append(label)
     if not times:
         raise ReaderError(path, "has no sgv entries", field="sgv")
-    return np.array(times, dtype=np.int64), np.array(values, dtype=float)
+    return np.array(times, dtype=np.int64), np.array(values, dtype=float), labels
+
+
+def _duration(item: Mapping[str, Any], path: Any, label: str) -> float | None:
+    """A treatment's ``duration`` in minutes (None when absent), at most MAX_DURATION_MIN."""
+    duration = _number(item, "duration", path, label)
+    if duration is not None and duration > MAX_DURATION_MIN:
+        raise ReaderError(
+            path,
+            f"duration {duration:g} min is longer than {MAX_DURATION_MIN // 1440} days",
+            record=label,
+            field="duration",
+        )
+    return duration
 
 
 def _hhmm_seconds(text: Any, path: Any, label: str) -> int:
@@ -149,9 +181,9 @@ def _hhmm_seconds(text: Any, path: Any, label: str) -> int:
         hours, minutes = str(text).split(":")[:2]
         seconds = int(hours) * 3600 + int(minutes) * 60
     except ValueError:
-        raise ReaderError(path, f"time {text!r} is not HH:MM", record=label, field="time") from None
+        raise ReaderError(path, f"time {_quote(text)} is not HH:MM", record=label, field="time") from None
     if not 0 <= seconds < 86400:
-        raise ReaderError(path, f"time {text!r} is not within a day", record=label, field="time")
+        raise ReaderError(path, f"time {_quote(text)} is not within a day", record=label, field="time")
     return seconds
 
 
@@ -165,12 +197,12 @@ class _Schedule:
             if name not in store:
                 raise ReaderError(
                     path,
-                    f"default profile {name!r} is not in the store",
+                    f"default profile {_quote(name)} is not in the store",
                     record=label,
                     field="defaultProfile",
                 )
             profile = store[name]
-            label = f"{label} store[{name!r}]"
+            label = f"{label} store[{_quote(name)}]"
         else:
             profile = doc  # a bare profile with a "basal" list
         basal = profile.get("basal") if isinstance(profile, Mapping) else None
@@ -182,7 +214,15 @@ class _Schedule:
             if not isinstance(slot, Mapping):
                 raise ReaderError(path, "is not an object", record=slot_label)
             if "timeAsSeconds" in slot:
-                seconds = int(_number(slot, "timeAsSeconds", path, slot_label))
+                value = _number(slot, "timeAsSeconds", path, slot_label)
+                if value is None or not 0 <= value < 86400:
+                    raise ReaderError(
+                        path,
+                        f"timeAsSeconds {_quote(slot.get('timeAsSeconds'))} is not within a day",
+                        record=slot_label,
+                        field="timeAsSeconds",
+                    )
+                seconds = int(value)
             else:
                 seconds = _hhmm_seconds(slot.get("time"), path, slot_label)
             rate = _number(slot, "value", path, slot_label)
@@ -195,6 +235,7 @@ class _Schedule:
         self.seconds = np.array([p[0] for p in pairs], dtype=np.int64)
         self.rates_per_h = np.array([p[1] for p in pairs], dtype=float)
         self.tz = profile.get("timezone") or doc.get("timezone") or tz or "UTC"
+        _check_tz(self.tz, path, label, "timezone")
         start = doc.get("startDate") or doc.get("created_at")
         self.start_ns = (
             _utc_ns(
@@ -240,9 +281,17 @@ def _treatments(data: Any, path: Any) -> list[tuple[int, str, dict[str, Any]]]:
         label = f"entry {i}"
         stamp = _time_of(item, ("created_at", "timestamp", "date", "mills"), path, label)
         t = _utc_ns(stamp, path, label, "created_at")
-        key = (
-            (t, json.dumps(item, sort_keys=True, default=str)) if "_id" not in item else item["_id"]
-        )
+        if "_id" in item:
+            key = item["_id"]
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                raise ReaderError(
+                    path,
+                    f"id {_quote(key)} is not a string or an integer",
+                    record=label,
+                    field="_id",
+                )
+        else:
+            key = (t, json.dumps(item, sort_keys=True, default=str))
         if key in seen:
             logger.warning("%s: %s duplicates an earlier treatment; skipped", path, label)
             continue
@@ -274,7 +323,8 @@ def read_nightscout(
     treat_path = treatments if isinstance(treatments, (str, os.PathLike)) else "<treatments>"
     prof_path = profile if isinstance(profile, (str, os.PathLike)) else "<profile>"
     step_ns = _step_ns(step)
-    g_ns, g_val = _read_entries(_load_json(entries, "entries"), entries_path)
+    _check_tz(tz, None)
+    g_ns, g_val, g_labels = _read_entries(_load_json(entries, "entries"), entries_path)
     events = (
         [] if treatments is None else _treatments(_load_json(treatments, "treatments"), treat_path)
     )
@@ -283,7 +333,7 @@ def read_nightscout(
     )
     out_tz = tz or (schedules[-1].tz if schedules else "UTC")
 
-    bolus_t, bolus_u, carb_t, carb_g = [], [], [], []
+    bolus_t, bolus_u, carb_t, carb_g, bolus_l, carb_l = [], [], [], [], [], []
     ext_start, ext_end, ext_rate = [], [], []
     temps: list[tuple[int, int | None, float | None, float | None, str]] = []
     for t, label, item in events:
@@ -293,18 +343,20 @@ def read_nightscout(
         if insulin:
             bolus_t.append(t)
             bolus_u.append(insulin)
+            bolus_l.append(label)
         if carbs:
             carb_t.append(t)
             carb_g.append(carbs)
+            carb_l.append(label)
         if kind == "Combo Bolus":
             relative = _number(item, "relative", treat_path, label)
-            duration = _number(item, "duration", treat_path, label)
+            duration = _duration(item, treat_path, label)
             if relative and duration:
                 ext_start.append(t)
                 ext_end.append(t + int(duration * _NS_PER_MIN))
                 ext_rate.append(relative / 60.0)
         elif kind == "Temp Basal":
-            duration = _number(item, "duration", treat_path, label)
+            duration = _duration(item, treat_path, label)
             if duration is None:
                 raise ReaderError(
                     treat_path, "temp basal has no duration", record=label, field="duration"
@@ -327,7 +379,18 @@ def read_nightscout(
             temps.append((t, t + int(duration * _NS_PER_MIN), absolute, percent, label))
 
     all_times = [g_ns, np.array(bolus_t, np.int64), np.array(carb_t, np.int64)]
-    grid = _Grid(all_times, step_ns)
+    where = [entries_path, treat_path, treat_path]
+    # temp basals are clipped to the grid: check their times too (a typo year is refused)
+    temp_t = np.array([x[0] for x in temps], dtype=np.int64)
+    _check_times(
+        [*all_times, temp_t],
+        labels=[g_labels, bolus_l, carb_l, [x[4] for x in temps]],
+        fields=["date", "created_at", "created_at", "created_at"],
+        paths=[*where, treat_path],
+    )
+    grid = _Grid(
+        all_times, step_ns, labels=[g_labels, bolus_l, carb_l], fields=["date", "created_at", "created_at"], paths=where
+    )
     lo, hi = int(grid.edges_ns[0]), int(grid.edges_ns[-1])
 
     # temp basals: each ends at its duration or at the next one's start (later cancels earlier)

@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dt1d.data.readers._common import ReaderError, _finish, _Grid, _step_ns
+from dt1d.data.readers._common import (
+    ReaderError,
+    _check_times,
+    _finish,
+    _Grid,
+    _quote,
+    _step_ns,
+    _to_utc_ns,
+)
 
 __all__ = ["read_ohio"]
 
@@ -63,11 +71,11 @@ class _Events:
             i = int(np.flatnonzero(bad)[0])
             raise ReaderError(
                 self.path,
-                f"time {texts[i]!r} is not DD-MM-YYYY HH:MM:SS",
+                f"time {_quote(texts[i])} is not DD-MM-YYYY HH:MM:SS",
                 record=events[i][0],
                 field=attr,
             )
-        return pd.DatetimeIndex(stamps).as_unit("ns").asi8.copy()
+        return _to_utc_ns(pd.DatetimeIndex(stamps), self.path, [e[0] for e in events], attr)
 
     def numbers(self, events: list[tuple[str, ET.Element]], attr: str) -> np.ndarray:
         """A non-negative numeric attribute of every event."""
@@ -80,11 +88,11 @@ class _Events:
                 value = float(text)
             except ValueError:
                 raise ReaderError(
-                    self.path, f"value {text!r} is not a number", record=label, field=attr
+                    self.path, f"value {_quote(text)} is not a number", record=label, field=attr
                 ) from None
             if not np.isfinite(value) or value < 0:
                 raise ReaderError(
-                    self.path, f"value {text!r} is out of range", record=label, field=attr
+                    self.path, f"value {_quote(text)} is out of range", record=label, field=attr
                 )
             values[i] = value
         return values
@@ -150,6 +158,7 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
 
     basal_events = ev.items("basal")
     b_t, b_r = ev.times(basal_events, "ts"), ev.numbers(basal_events, "value")
+    b_t_file = b_t  # file order, for error messages
     order = np.argsort(b_t, kind="stable")
     b_t, b_r = b_t[order], b_r[order]
 
@@ -161,10 +170,36 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
         raise ReaderError(
             path, "ts_end is before ts_begin", record=temp_events[before[0]][0], field="ts_end"
         )
+    t_s_file, t_e_file = t_s, t_e
     order = np.argsort(t_s, kind="stable")
     t_s, t_e, temp_rates = t_s[order], t_e[order], temp_rates[order]
 
-    grid = _Grid([g_ns, meal_ns, normal_t, sq_s], step_ns)
+    def names(events: list[tuple[str, ET.Element]], keep: Any = None) -> list[str]:
+        labels = [label for label, _ in events]
+        return labels if keep is None else [labels[i] for i in np.flatnonzero(keep)]
+
+    # basal and temp basal times are clipped to the grid: check them too (typo years)
+    _check_times(
+        [g_ns, meal_ns, b_start, b_end, b_t_file, t_s_file, t_e_file],
+        path,
+        [
+            names(g_events),
+            names(meal_events),
+            names(bolus_events),
+            names(bolus_events),
+            names(basal_events),
+            names(temp_events),
+            names(temp_events),
+        ],
+        ["ts", "ts", "ts_begin", "ts_end", "ts", "ts_begin", "ts_end"],
+    )
+    grid = _Grid(
+        [g_ns, meal_ns, normal_t, sq_s],
+        step_ns,
+        path=path,
+        labels=[names(g_events), names(meal_events), names(bolus_events, ~spread), names(bolus_events, spread)],
+        fields=["ts", "ts", "ts_begin", "ts_begin"],
+    )
     lo, hi = int(grid.edges_ns[0]), int(grid.edges_ns[-1])
 
     # piecewise-constant basal: scheduled rate between basal events, temp basals on top
@@ -203,6 +238,6 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
             out.attrs["body_weight_kg"] = float(weight)
         except ValueError:
             raise ReaderError(
-                path, f"weight {weight!r} is not a number", record="<patient>", field="weight"
+                path, f"weight {_quote(weight)} is not a number", record="<patient>", field="weight"
             ) from None
     return out

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dt1d.data.readers._common import ReaderError, _finish, _parse_numbers
+from dt1d.data.readers._common import (
+    ReaderError,
+    _check_times,
+    _finish,
+    _parse_numbers,
+    _quote,
+    _stamp_ns,
+)
 
 __all__ = ["read_replaybg"]
 
@@ -32,24 +39,31 @@ _MONTHS = {
 _REQUIRED = ("t", "glucose", "cho", "bolus", "basal")
 
 
-def _parse_t(text: str, path: Path, record: str) -> pd.Timestamp:
-    """Parse ``DD-Mon-YYYY HH:MM:SS`` without relying on the locale's month names."""
+def _parse_t(text: str, path: Path, record: str) -> int:
+    """Parse ``DD-Mon-YYYY HH:MM:SS`` (locale-free month names) into naive int64 ns."""
     try:
         date, clock = text.strip().split(" ")
         day, month, year = date.split("-")
         hour, minute, second = (int(x) for x in clock.split(":"))
-        return pd.Timestamp(int(year), _MONTHS[month.lower()], int(day), hour, minute, second)
-    except (ValueError, KeyError) as exc:
+        stamp = pd.Timestamp(int(year), _MONTHS[month.lower()], int(day), hour, minute, second)
+    except (ValueError, KeyError, OverflowError) as exc:
         raise ReaderError(
-            path, f"time {text!r} is not DD-Mon-YYYY HH:MM:SS", record=record, field="t"
+            path, f"time {_quote(text)} is not DD-Mon-YYYY HH:MM:SS", record=record, field="t"
         ) from exc
+    return _stamp_ns(stamp, path, record, "t")
 
 
 def _read_one(path: Path) -> pd.DataFrame:
     """One ReplayBG CSV as a frame of rates on its own times (not yet a record)."""
+    reader = None
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+        # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column name
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            rows = list(reader)
+    except csv.Error as exc:  # a field over the csv module's limit (128 KiB), a NUL byte...
+        line = f"line {reader.line_num}" if reader is not None else None
+        raise ReaderError(path, f"is not a readable CSV: {exc}", record=line) from exc
     except OSError as exc:
         raise ReaderError(path, f"cannot be read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -76,7 +90,9 @@ def _read_one(path: Path) -> pd.DataFrame:
                 path, f"has {len(row)} fields, the header has {width}", record=labels[i]
             )
     col = {name: header.index(name) for name in _REQUIRED}
-    times = pd.DatetimeIndex([_parse_t(r[col["t"]], path, labels[i]) for i, r in enumerate(data)])
+    ns = np.array([_parse_t(r[col["t"]], path, labels[i]) for i, r in enumerate(data)], np.int64)
+    _check_times([ns], path, [labels], ["t"])
+    times = pd.DatetimeIndex(pd.to_datetime(ns, unit="ns"))
     frame = pd.DataFrame(
         {
             name: _parse_numbers([r[col[name]] for r in data], path, name, labels)
@@ -110,7 +126,14 @@ def read_replaybg(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
     if not paths:
         raise ValueError("no path given")
-    frame = pd.concat([_read_one(p) for p in paths])
+    parts = [_read_one(p) for p in paths]
+    _check_times(
+        [part.index.as_unit("ns").asi8 for part in parts],
+        labels=[part["_label"].tolist() for part in parts],
+        fields=["t"] * len(parts),
+        paths=paths,
+    )
+    frame = pd.concat(parts)
     ns = frame.index.as_unit("ns").asi8
     diffs = np.diff(ns)
     where = paths[0] if len(paths) == 1 else ", ".join(str(p) for p in paths)
