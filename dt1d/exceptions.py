@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "CapabilityError",
+    "ControllerSettingsError",
     "ConvergenceWarning",
     "DataValidationError",
     "DiscoveryError",
@@ -180,6 +181,10 @@ class ForecastRangeWarning(Dt1dWarning):
 class PlausibilityWarning(Dt1dWarning):
     """Record values that are possible but unusual (a very large bolus or meal, a glucose
     reading below what CGMs report); see ``dt1d.data.limits``."""
+
+
+class ControllerSettingsError(Dt1dError, ValueError):
+    """A controller's or treatment handler's setting that cannot work (named with its value)."""
 
 
 class PumpLimitError(Dt1dError, ValueError):

@@ -33,13 +33,10 @@ def resolve_patient(patient: object) -> PatientParams:
         from dt1d.sim.patients import virtual_patient
 
         return virtual_patient(patient)
-    pw = getattr(patient, "param_matrix_", None)
-    if pw is not None:  # a fitted mechanistic twin: its personal parameters
-        pw = np.asarray(pw)
-        if pw.shape[0] > 1 and not np.allclose(pw, pw[:1]):
-            raise ValueError("this twin has time-of-day sensitivity windows, which the "
-                             "environment does not model; fit it with time_of_day=False")
-        return PatientParams.from_array(pw[0], name=str(getattr(patient, "name", "twin")))
+    from dt1d.rl._twin import is_twin, twin_params
+
+    if is_twin(patient):  # a fitted mechanistic twin: its personal parameters
+        return twin_params(patient)
     raise TypeError(f"a patient is a virtual patient name, a PatientParams or a fitted "
                     f"mechanistic twin, got {type(patient).__name__}")
 

@@ -40,8 +40,11 @@ class T1DEnv(gym.Env):
     """A person with type 1 diabetes on an insulin pump, one control step per :meth:`step`.
 
     ``patient``: a virtual patient's name (``dt1d.sim.list_virtual_patients()``), a
-    :class:`~dt1d.physiology.params.PatientParams` or a fitted mechanistic twin (its
-    personal parameters). ``scenario``: None for random meals (a new plan every day, as
+    :class:`~dt1d.physiology.params.PatientParams` or a fitted mechanistic twin (a
+    :class:`~dt1d.models.mechanistic.MechanisticModel` or a
+    :class:`~dt1d.core.twin.DigitalTwin` holding one): its personal parameters, with
+    time-of-day sensitivity windows replaced by their geometric mean and the basal steady
+    state kept at the twin's fitted basal glucose (``docs/rl.md``). ``scenario``: None for random meals (a new plan every day, as
     :func:`dt1d.sim.random_scenario`, by the clock) or a :class:`~dt1d.sim.Scenario`
     (meal times in minutes after the episode start). ``sensor``: a CGM
     (:class:`~dt1d.sim.CGMSensor`, default GuardianRT) or None (noise-free readings).

@@ -12,6 +12,7 @@ from dt1d.sim.controllers import (
     Controller,
     Observation,
     OpenAPSController,
+    PIDController,
 )
 from dt1d.sim.patients import UnknownPatientError, list_virtual_patients, virtual_patient
 from dt1d.sim.pump import InsulinPump, PumpLimitError, list_pumps
@@ -29,6 +30,7 @@ __all__ = [
     "Meal",
     "Observation",
     "OpenAPSController",
+    "PIDController",
     "PumpLimitError",
     "Scenario",
     "SimulationDivergedError",

@@ -29,6 +29,7 @@ __all__ = [
     "Controller",
     "Observation",
     "OpenAPSController",
+    "PIDController",
     "as_policy",
     "therapy_arrays",
 ]
@@ -141,3 +142,4 @@ def as_policy(controller: Any) -> Callable[[Observation], Action]:
 
 
 from dt1d.sim._controllers_openaps import OpenAPSController  # noqa: E402  (re-exported)
+from dt1d.sim._controllers_pid import PIDController  # noqa: E402  (re-exported)
