@@ -7,6 +7,7 @@ record (row or entry) and the field when a file is bad.
 """
 
 from dt1d.data.readers._common import ReaderError
+from dt1d.data.readers.carelink import read_carelink
 from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
@@ -34,6 +35,7 @@ __all__ = [
     "read_csv",
     "read_parquet",
     "read_frame",
+    "read_carelink",
     "read_nightscout",
     "read_ohio",
     "read_replaybg",

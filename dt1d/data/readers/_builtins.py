@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from dt1d.data.readers._registry import Reader, register_reader
+from dt1d.data.readers.carelink import read_carelink, sniff_carelink
 from dt1d.data.readers.generic import read_csv, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
@@ -63,4 +64,5 @@ register_reader(Reader("parquet", read_parquet, _sniff_parquet, "Parquet table")
 register_reader(Reader("ohio", read_ohio, _sniff_ohio, "OhioT1DM XML"))
 register_reader(Reader("nightscout", _read_nightscout_path, _sniff_nightscout, "Nightscout JSON"))
 register_reader(Reader("replaybg", read_replaybg, _sniff_replaybg, "ReplayBG CSV"))
+register_reader(Reader("carelink", read_carelink, sniff_carelink, "Medtronic CareLink CSV"))
 register_reader(Reader("csv", read_csv, _sniff_csv, "generic CSV", fallback=True))
