@@ -153,8 +153,10 @@ def _read_text(path: Path) -> str:
 
 
 def _is_header(fields: Sequence[str]) -> bool:
+    if not fields or fields[0].strip().strip('"').lower() not in ("index", "date"):
+        return False
     names = {f.strip().lower() for f in fields}
-    return "date" in names and "time" in names and fields[0].strip().lower() in ("index", "date")
+    return "date" in names and "time" in names
 
 
 def _delimiter(text: str, path: Path) -> str:
@@ -240,30 +242,38 @@ def _sections(text: str, path: Path, sep: str) -> tuple[list[_Section], str | No
 def _table(sections: list[_Section], path: Path) -> _Table:
     """One table of every row, rows repeated across sections (same time and values) read once."""
     names: list[str] = []
-    for s in sections:
-        for name in s.header:
+    for sec in sections:
+        for name in sec.header:
             if name and name not in names:
                 names.append(name)
-    cells: dict[str, list[str]] = {n: [] for n in names}
-    labels, kinds, seen, dropped = [], [], set(), 0
-    for s in sections:
-        position = {name: i for i, name in enumerate(s.header) if name}
-        for fields, line in zip(s.rows, s.lines, strict=True):
-            values = {n: fields[i].strip() for n, i in position.items()}
-            key = (s.kind == "auto_insulin",) + tuple(
-                sorted((n, v) for n, v in values.items() if v and n.lower() != "index")
-            )
-            if key in seen:
-                dropped += 1
-                continue
-            seen.add(key)
-            for n in names:
-                cells[n].append(values.get(n, ""))
-            labels.append(f"line {line}")
-            kinds.append(s.kind)
-    if dropped:
-        logger.info("%s: %d rows repeated across sections were read once", path, dropped)
-    return _Table(cells, labels, kinds)
+    frames = []
+    for sec in sections:
+        keep = [i for i, name in enumerate(sec.header) if name]
+        frame = pd.DataFrame(
+            [[row[i] for i in keep] for row in sec.rows],
+            columns=[sec.header[i] for i in keep],
+            dtype=object,
+        )
+        frame = frame.loc[:, ~frame.columns.duplicated()].reindex(columns=names, fill_value="")
+        frame["_line"] = sec.lines
+        frame["_kind"] = sec.kind
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    for name in names:
+        table[name] = table[name].astype(str).str.strip()
+    # the same time and values in every column but Index (auto-insulin totals kept apart)
+    table["_auto"] = table["_kind"].eq("auto_insulin")
+    repeated = table.duplicated(
+        subset=[n for n in names if n.lower() != "index"] + ["_auto"]
+    ).to_numpy()
+    if repeated.any():
+        logger.info(
+            "%s: %d rows repeated across sections were read once", path, int(repeated.sum())
+        )
+        table = table.loc[~repeated].reset_index(drop=True)
+    cells = {name: table[name].to_numpy(dtype=object) for name in names}
+    labels = [f"line {n}" for n in table["_line"]]
+    return _Table(cells, labels, table["_kind"].tolist())
 
 
 # -- cells to values -----------------------------------------------------------------------------
@@ -271,34 +281,38 @@ def _numbers(
     cells: Sequence[str], path: Path, name: str, labels: Sequence[str], *, negative: bool = False
 ) -> np.ndarray:
     """Numbers of a column (decimal comma or point); NaN for empty cells; errors name the row."""
-    out = np.full(len(cells), np.nan)
-    for i, text in enumerate(cells):
-        if not text:
-            continue
-        clean = text.replace("\u00a0", "").replace(" ", "")
-        if "," in clean and "." not in clean:
-            clean = clean.replace(",", ".")
-        try:
-            value = float(clean)
-        except ValueError:
-            raise ReaderError(
-                path, f"value {_quote(text)} is not a number", record=labels[i], field=name
-            ) from None
-        if not np.isfinite(value) or (value < 0 and not negative):
-            raise ReaderError(
-                path, f"value {_quote(text)} is out of range", record=labels[i], field=name
-            )
-        out[i] = value
-    return out
+    raw = np.asarray(cells, dtype=object)
+    blank = raw == ""
+    values = np.full(raw.size, np.nan)
+    filled = np.flatnonzero(~blank)
+    text = pd.Series(raw, dtype=object)
+    if filled.size:
+        clean = pd.Series(raw[filled], dtype=object).astype(str)
+        clean = clean.str.replace("\u00a0", "", regex=False).str.replace(" ", "", regex=False)
+        comma = clean.str.contains(",", regex=False) & ~clean.str.contains(".", regex=False)
+        clean = clean.where(~comma, clean.str.replace(",", ".", regex=False))
+        values[filled] = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isnan(values) & ~blank)
+    if bad.size:
+        i = int(bad[0])
+        raise ReaderError(
+            path, f"value {_quote(text[i])} is not a number", record=labels[i], field=name
+        )
+    wrong = np.flatnonzero(np.isinf(values) | ((values < 0) & (not negative)))
+    if wrong.size:
+        i = int(wrong[0])
+        raise ReaderError(
+            path, f"value {_quote(text[i])} is out of range", record=labels[i], field=name
+        )
+    return values
 
 
 def _minutes(cells: Sequence[str], path: Path, name: str, labels: Sequence[str]) -> np.ndarray:
     """Durations as minutes: ``h:mm:ss`` text, or plain minutes for a ``(m)`` column."""
     out = np.full(len(cells), np.nan)
     in_minutes = not name.lower().endswith(":mm:ss)")
-    for i, text in enumerate(cells):
-        if not text:
-            continue
+    for i in np.flatnonzero(np.asarray(cells, dtype=object) != ""):
+        text = cells[i]
         try:
             if in_minutes:
                 value = float(text.replace(",", "."))
@@ -459,9 +473,8 @@ def _suspensions(
 ) -> list[tuple[int, int]]:
     """[start, end) of every suspension: a *SUSPEND* state until the next resume state."""
     states = []
-    for i, text in enumerate(cells):
-        if not text:
-            continue
+    for i in np.flatnonzero(np.asarray(cells, dtype=object) != ""):
+        text = cells[i]
         word = text.strip().upper().replace(" ", "_")
         if "RESUME" in word or "RESTART" in word or word == "NORMAL_PUMPING":
             states.append((t[i], False))
@@ -796,7 +809,7 @@ def _keep_other_columns(
     for name, cells in table.cells.items():
         if not name or any(p.match(name) for p in _MAPPED):
             continue
-        filled = np.array([bool(c) for c in cells]) & in_grid
+        filled = (np.asarray(cells, dtype=object) != "") & in_grid
         if not filled.any():
             continue
         column = _snake(name)
