@@ -12,6 +12,7 @@ from dt1d.data.readers import (
     read_ohio,
     read_parquet,
     read_replaybg,
+    read_tidepool,
 )
 from dt1d.data.resample import resample
 from dt1d.data.schema import (
@@ -55,6 +56,7 @@ __all__ = [
     "read_ohio",
     "read_parquet",
     "read_replaybg",
+    "read_tidepool",
     "resample",
     "horizons_of",
     "infer_step",

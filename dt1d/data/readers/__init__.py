@@ -12,6 +12,7 @@ from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers.tidepool import read_tidepool
 from dt1d.data.readers._registry import (
     READER_PLUGIN_GROUP,
     Reader,
@@ -39,4 +40,5 @@ __all__ = [
     "read_nightscout",
     "read_ohio",
     "read_replaybg",
+    "read_tidepool",
 ]

@@ -440,11 +440,218 @@ def carelink_dst(expected: dict) -> None:
     }
 
 
+# -- Tidepool ------------------------------------------------------------------------------------
+TIDEPOOL_MGDL_PER_MMOLL = 18.01559
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _intervals_brute(
+    start: datetime, n_steps: int, intervals: list[tuple[datetime, datetime, float]]
+) -> list[float]:
+    """U per step of (start, end, U/h) intervals, second by second."""
+    out = [0.0] * n_steps
+    for s in range(n_steps * STEP_S):
+        now = start + timedelta(seconds=s + 0.5)
+        out[s // STEP_S] += sum(r for a, b, r in intervals if a <= now < b) / 3600.0
+    return [round(x, 9) for x in out]
+
+
+def tidepool_json(expected: dict) -> None:
+    """A pump + CGM account in UTC across the Europe/Berlin spring-forward night (01:00Z)."""
+    t0 = datetime(2024, 3, 30, 22, 0)
+    at = lambda h, m, s=0: t0 + timedelta(hours=h, minutes=m, seconds=s)  # noqa: E731
+    n = 72  # 22:00Z - 03:55Z
+    data: list[dict] = [
+        {
+            "type": "upload",
+            "id": "up1",
+            "time": _iso(t0),
+            "timezone": "Europe/Berlin",
+            "deviceManufacturers": ["Synthetic"],
+            "deviceTags": ["insulin-pump", "cgm"],
+        }
+    ]
+    glucose = []
+    for i in range(n):
+        mgdl = 90 + (i * 5) % 120
+        glucose.append(float(mgdl))
+        data.append(
+            {
+                "type": "cbg",
+                "id": f"cbg{i}",
+                "time": _iso(t0 + timedelta(minutes=5 * i, seconds=20)),
+                "units": "mmol/L",
+                "value": mgdl / TIDEPOOL_MGDL_PER_MMOLL,
+                "uploadId": "up1",
+            }
+        )
+    data.append(dict(data[5]))  # the same object uploaded twice: read once
+    data.append(
+        {
+            "type": "smbg",
+            "id": "smbg1",
+            "time": _iso(at(1, 12)),
+            "units": "mmol/L",
+            "value": 126 / TIDEPOOL_MGDL_PER_MMOLL,
+            "subType": "manual",
+        }
+    )
+    basal = [  # a gapless basal stream, as the data model describes it
+        (at(0, 0), at(2, 0), 0.8, {"deliveryType": "scheduled", "rate": 0.8}),
+        (
+            at(2, 0),
+            at(2, 30),
+            0.4,
+            {
+                "deliveryType": "temp",
+                "percent": 0.5,
+                "suppressed": {"type": "basal", "deliveryType": "scheduled", "rate": 0.8},
+            },
+        ),
+        (at(2, 30), at(3, 0), 0.8, {"deliveryType": "scheduled", "rate": 0.8}),
+        (at(3, 0), at(3, 20), 0.0, {"deliveryType": "suspend"}),
+        (at(3, 20), at(5, 0), 1.0, {"deliveryType": "scheduled", "rate": 1.0}),
+        (at(5, 0), at(6, 0), 1.5, {"deliveryType": "automated", "rate": 1.5}),
+    ]
+    for k, (a, b, _, fields) in enumerate(basal):
+        data.append(
+            {
+                "type": "basal",
+                "id": f"basal{k}",
+                "time": _iso(a),
+                "duration": int((b - a).total_seconds() * 1000),
+                **fields,
+            }
+        )
+    data += [
+        {
+            "type": "wizard",
+            "id": "wiz1",
+            "time": _iso(at(0, 32, 5)),
+            "carbInput": 50,
+            "units": "mmol/L",
+            "insulinCarbRatio": 12.5,
+            "bolus": "bolus1",
+        },
+        {
+            "type": "bolus",
+            "id": "bolus1",
+            "subType": "normal",
+            "time": _iso(at(0, 32, 10)),
+            "normal": 4.0,
+        },
+        {
+            "type": "bolus",
+            "id": "bolus2",
+            "subType": "square",
+            "time": _iso(at(1, 10)),
+            "extended": 2.0,
+            "duration": 3600000,
+        },
+        # interrupted combination bolus: 1.5 of 3 U extended, over half the programmed hour
+        {
+            "type": "bolus",
+            "id": "bolus3",
+            "subType": "dual/square",
+            "time": _iso(at(3, 40)),
+            "normal": 1.0,
+            "extended": 1.5,
+            "expectedExtended": 3.0,
+            "duration": 1800000,
+            "expectedDuration": 3600000,
+        },
+        {
+            "type": "bolus",
+            "id": "bolus4",
+            "subType": "automated",
+            "time": _iso(at(4, 5)),
+            "normal": 0.3,
+        },
+        {
+            "type": "food",
+            "id": "food1",
+            "time": _iso(at(4, 30)),
+            "nutrition": {"carbohydrate": {"net": 20, "units": "grams"}},
+        },
+        {
+            "type": "insulin",
+            "id": "pen1",
+            "time": _iso(at(0, 15)),
+            "dose": {"total": 14, "units": "Units"},
+            "formulation": {"simple": {"actingType": "long", "brand": "glargine"}},
+        },
+        {
+            "type": "insulin",
+            "id": "pen2",
+            "time": _iso(at(5, 20)),
+            "dose": {"total": 2, "units": "Units"},
+            "formulation": {"simple": {"actingType": "rapid"}},
+        },
+        {"type": "deviceEvent", "id": "ev1", "subType": "reservoirChange", "time": _iso(at(3, 5))},
+        {"type": "pumpSettings", "id": "ps1", "time": _iso(t0), "activeSchedule": "standard"},
+    ]
+    (HERE / "tidepool.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    grid0 = t0
+    basal_u = _intervals_brute(grid0, n, [(a, b, r) for a, b, r, _ in basal])
+    ext = _intervals_brute(grid0, n, [(at(1, 10), at(2, 10), 2.0), (at(3, 40), at(4, 10), 3.0)])
+    bolus_u = list(ext)
+    for when, units in [(at(0, 32, 10), 4.0), (at(3, 40), 1.0), (at(4, 5), 0.3), (at(5, 20), 2.0)]:
+        bolus_u[_slot(grid0, when)] += units
+    carbs = [0.0] * n
+    carbs[_slot(grid0, at(0, 32, 5))] += 50.0
+    carbs[_slot(grid0, at(4, 30))] += 20.0
+    long_acting = [0.0] * n
+    long_acting[_slot(grid0, at(0, 15))] = 14.0
+    expected["tidepool.json"] = {
+        "start_utc": t0.isoformat() + "+00:00",
+        "tz": "Europe/Berlin",
+        "glucose": glucose,
+        "basal": basal_u,
+        "bolus": bolus_u,
+        "carbs": carbs,
+        "long_acting_insulin": long_acting,
+        "smbg": {str(_slot(grid0, at(1, 12))): 126.0},
+        "events": {str(_slot(grid0, at(3, 5))): "deviceEvent/reservoirChange"},
+    }
+
+
+def tidepool_device_time(expected: dict) -> None:
+    """CGM objects with only a local deviceTime (mg/dL) through the Europe/Berlin fall-back night."""
+    utc0 = datetime(2024, 10, 26, 23, 0)  # 01:00 CEST; clocks go back at 01:00Z (03:00 -> 02:00)
+    data, glucose = [], []
+    for i in range(48):
+        true = utc0 + timedelta(minutes=5 * i)
+        local = true + (
+            timedelta(hours=2) if true < datetime(2024, 10, 27, 1, 0) else timedelta(hours=1)
+        )
+        glucose.append(float(100 + i))
+        data.append(
+            {
+                "type": "cbg",
+                "id": f"c{i}",
+                "deviceTime": local.strftime("%Y-%m-%dT%H:%M:%S"),
+                "units": "mg/dL",
+                "value": 100 + i,
+            }
+        )
+    (HERE / "tidepool_devicetime.json").write_text(json.dumps(data) + "\n", encoding="utf-8")
+    expected["tidepool_devicetime.json"] = {
+        "start_utc": utc0.isoformat() + "+00:00",
+        "tz": "Europe/Berlin",
+        "glucose": glucose,
+    }
+
+
 def main() -> None:
     expected: dict = {}
     carelink_mgdl(expected)
     carelink_mmol_780g(expected)
     carelink_dst(expected)
+    tidepool_json(expected)
+    tidepool_device_time(expected)
     target = HERE / "expected_carelink_tidepool.json"
     old = json.loads(target.read_text()) if target.exists() else {}
     old.update(expected)
