@@ -107,15 +107,18 @@ html_css_files = ["dt1d.css"]
 html_theme_options = {
     "logo": {"text": f"dt1d {release}"},
     "navbar_end": ["theme-switcher"],
-    # Few enough links that the navigation bar fits on one line at 1280 px.
+    # Few enough links, aligned left, that the navigation bar fits on one line at 1280 px.
     "header_links_before_dropdown": 4,
+    "navbar_align": "left",
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": []}
+# Guide pages are all at the top of the toctree: a left sidebar would be an
+# empty "Section Navigation". Gallery pages keep theirs (their sections).
+html_sidebars = {page.stem: [] for page in Path(__file__).resolve().parent.glob("*.md")}
 html_show_sourcelink = False
 html_copy_source = False
 # Copy button: strip the prompts of console examples.
