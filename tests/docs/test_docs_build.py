@@ -240,20 +240,41 @@ def test_link_checker_finds_a_missing_image_and_a_dangling_anchor(tmp_path: Path
 
 
 def test_api_reference_is_generated_from_docstrings(built_site: Path) -> None:
-    html = (built_site / "api.html").read_text(encoding="utf-8")
-    # Objects autodoc must have found, with their docstrings' first lines.
-    for anchor in (
-        'id="dt1d.core.twin.DigitalTwin"',
-        'id="dt1d.core.base.BaseModel"',
-        'id="dt1d.core.model_registry.create_model"',
-        'id="dt1d.data.validate"',
-        'id="dt1d.data.twinfile.read_twin_file"',
-        'id="dt1d.metrics.rmse"',
-        'id="dt1d.testing.check_model"',
-        'id="dt1d.models.baselines.LinearModel"',
+    """One page per module (docs/api/, autosummary), holding what autodoc found there."""
+    # Objects autodoc must have found, on their module's page, with their docstrings' first lines.
+    for module, obj in (
+        ("dt1d.core.twin", "DigitalTwin"),
+        ("dt1d.core.base", "BaseModel"),
+        ("dt1d.core.model_registry", "create_model"),
+        ("dt1d.data", "validate"),
+        ("dt1d.data.twinfile", "read_twin_file"),
+        ("dt1d.metrics", "rmse"),
+        ("dt1d.testing", "check_model"),
+        ("dt1d.models.baselines", "LinearModel"),
+        ("dt1d.rl", "T1DEnv"),
     ):
-        assert anchor in html, f"{anchor} missing from the API reference"
-    assert "Forecast that glucose stays where it is" in html
+        page = built_site / "api" / f"{module}.html"
+        assert page.is_file(), f"no API page for {module}"
+        assert f'id="{module}.{obj}"' in page.read_text(encoding="utf-8"), f"{module}.{obj} missing from its page"
+    assert "Forecast that glucose stays where it is" in (built_site / "api" / "dt1d.models.baselines.html").read_text(
+        encoding="utf-8"
+    )
+    index = _Page.parse(built_site / "api.html")
+    assert sum(link.startswith("api/dt1d") for link in index.links) >= 15, index.links
+
+
+def test_api_pages_and_guide_pages_link_to_each_other(built_site: Path) -> None:
+    sim = _Page.parse(built_site / "api" / "dt1d.sim.html")
+    assert any(link.startswith("../simulation.html") for link in sim.links), "dt1d.sim's page links to no guide page"
+    guide = _Page.parse(built_site / "simulation.html")
+    assert any(link.startswith("api/dt1d.sim.html") for link in guide.links), "the simulation guide links to no API page"
+
+
+def test_the_version_is_shown(built_site: Path) -> None:
+    from dt1d._version import __version__
+
+    for page in ("index.html", "api.html", "api/dt1d.sim.html"):
+        assert f"dt1d {__version__}" in (built_site / page).read_text(encoding="utf-8"), f"{page} shows no version"
 
 
 def test_every_page_is_in_the_index_toctree() -> None:
