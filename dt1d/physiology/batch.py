@@ -8,7 +8,8 @@ over threads. Shapes (``n`` patients, ``m`` minutes, ``r = m // record_every + 1
   ``meal`` (N_MEAL, n) meal states, advanced in place;
 - ``carbs`` (m, n) carbohydrate *announced* per minute [g] (the kernel applies the
   eating-rate limit ``eat_rate`` [g/min], ``np.inf`` for none); ``insulin`` (m, n) [U/min];
-- ``out`` (r, 13, n) every state, or (r, 2, n) for ``(G_s, G_p)`` only [mg/kg], row ``i``
+- ``out`` (r, 13, n) every state, or (r, N_GLUCOSE_OUT, n) for G_s and G_p only (rows
+  ``OUT_GS``, ``OUT_GP``) [mg/kg], row ``i``
   holding the state at the start of minute ``i * record_every`` (the last row: the end);
 - ``eaten`` (r - 1, n) carbohydrate eaten in each recording block [g] (overwritten);
 - ``status`` (n,) int64: -1, or the first minute after which a state was not finite, with
@@ -59,7 +60,21 @@ from dt1d.physiology.layout import (
     X_X,
 )
 
-__all__ = ["CHUNK", "dopri_batch", "dopri_batch_serial", "rk4_batch", "rk4_batch_serial"]
+__all__ = [
+    "CHUNK",
+    "N_GLUCOSE_OUT",
+    "OUT_GP",
+    "OUT_GS",
+    "dopri_batch",
+    "dopri_batch_serial",
+    "rk4_batch",
+    "rk4_batch_serial",
+]
+
+#: Rows of the glucose-only output ``out`` (r, N_GLUCOSE_OUT, n): G_s, then G_p [mg/kg].
+OUT_GS = 0
+OUT_GP = 1
+N_GLUCOSE_OUT = 2
 
 @jit(fastmath=FASTMATH)
 def _record(xs, out, row, lo, m, full):
@@ -70,8 +85,8 @@ def _record(xs, out, row, lo, m, full):
                 out[row, i, lo + jj] = xs[i * CHUNK + jj]
     else:
         for jj in range(m):
-            out[row, 0, lo + jj] = xs[X_GS * CHUNK + jj]
-            out[row, 1, lo + jj] = xs[X_GP * CHUNK + jj]
+            out[row, OUT_GS, lo + jj] = xs[X_GS * CHUNK + jj]
+            out[row, OUT_GP, lo + jj] = xs[X_GP * CHUNK + jj]
 
 
 @jit(fastmath=FASTMATH)
@@ -277,8 +292,8 @@ def _record_one(y, out, row, j, full):
         for i in range(N_STATES):
             out[row, i, j] = y[i]
     else:
-        out[row, 0, j] = y[X_GS]
-        out[row, 1, j] = y[X_GP]
+        out[row, OUT_GS, j] = y[X_GS]
+        out[row, OUT_GP, j] = y[X_GP]
 
 
 @jit(fastmath=FASTMATH)
