@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from dt1d.data.readers._registry import Reader, register_reader
+from dt1d.data.readers.clarity import read_dexcom_clarity
 from dt1d.data.readers.generic import read_csv, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
@@ -44,6 +45,13 @@ def _sniff_replaybg(path: Path, head: bytes) -> bool:
     return _REPLAYBG_COLUMNS <= set(header_fields(head))
 
 
+def _sniff_clarity(path: Path, head: bytes) -> bool:
+    fields = set(header_fields(head))
+    return {"Index", "Event Type", "Event Subtype"} <= fields and any(
+        f.startswith("Glucose Value (") for f in fields
+    )
+
+
 def _sniff_csv(path: Path, head: bytes) -> bool:
     return "time" in header_fields(head)
 
@@ -63,4 +71,7 @@ register_reader(Reader("parquet", read_parquet, _sniff_parquet, "Parquet table")
 register_reader(Reader("ohio", read_ohio, _sniff_ohio, "OhioT1DM XML"))
 register_reader(Reader("nightscout", _read_nightscout_path, _sniff_nightscout, "Nightscout JSON"))
 register_reader(Reader("replaybg", read_replaybg, _sniff_replaybg, "ReplayBG CSV"))
+register_reader(
+    Reader("dexcom_clarity", read_dexcom_clarity, _sniff_clarity, "Dexcom Clarity CSV export")
+)
 register_reader(Reader("csv", read_csv, _sniff_csv, "generic CSV", fallback=True))
