@@ -26,7 +26,12 @@ from dt1d.exceptions import ReaderError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "readers"
 TRUTH = json.loads((DATA / "truth.json").read_text(encoding="utf-8"))["clarity"]
-DAY_FILES = ["clarity_g6_mgdl.csv", "clarity_g7_mmol.csv", "clarity_g6_legacy.csv", "clarity_duplicates.csv"]
+DAY_FILES = [
+    "clarity_g6_mgdl.csv",
+    "clarity_g7_mmol.csv",
+    "clarity_g6_legacy.csv",
+    "clarity_duplicates.csv",
+]
 HEADER = (
     "Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type,Event Subtype,Patient Info,Device Info,"
     "Source Device ID,Glucose Value (mg/dL),Insulin Value (u),Carb Value (grams),Duration (hh:mm:ss),"
@@ -80,7 +85,9 @@ def test_low_and_high_are_the_reporting_limits_with_a_flag():
     high = record["glucose_flag"] == 1
     assert list(np.flatnonzero(low)) == [40, 41, 42, 43]
     assert list(np.flatnonzero(high)) == [150, 151, 152]
-    assert (record.loc[low, "glucose"] == LOW_MGDL).all() and (record.loc[high, "glucose"] == HIGH_MGDL).all()
+    assert (record.loc[low, "glucose"] == LOW_MGDL).all() and (
+        record.loc[high, "glucose"] == HIGH_MGDL
+    ).all()
     assert (record.loc[~(low | high), "glucose_flag"] == 0).all()
 
 
@@ -92,7 +99,12 @@ def test_events_land_in_their_steps():
     assert at["2024-05-14 02:00", "insulin"] == 0, "long-acting insulin is never added into insulin"
     exercise = record["exercise"]
     assert list(exercise[exercise > 0].index.strftime("%H:%M")) == [
-        "09:10", "09:15", "09:20", "09:25", "09:30", "09:35"
+        "09:10",
+        "09:15",
+        "09:20",
+        "09:25",
+        "09:30",
+        "09:35",
     ]
     assert (exercise[exercise > 0] == 5).all()
     assert (record.loc[exercise > 0, "exercise_intensity"] == 2).all()
@@ -102,7 +114,9 @@ def test_events_land_in_their_steps():
 
 
 def test_metadata_rows_are_not_readings(tmp_path):
-    path = _clarity(tmp_path, _egv(4, "2024-05-14T00:00:00", "100"), "5,,Alert,Low,,,Android G6,77,,,,,,")
+    path = _clarity(
+        tmp_path, _egv(4, "2024-05-14T00:00:00", "100"), "5,,Alert,Low,,,Android G6,77,,,,,,"
+    )
     record = read_dexcom_clarity(path)
     assert record["glucose"].tolist() == [100.0], "alert thresholds (250, 77) are not readings"
 
@@ -133,7 +147,9 @@ def test_dst_without_tz_warns_about_the_repeated_hour(caplog):
 
 
 def test_a_time_the_clock_skipped_is_refused_naming_the_row(tmp_path):
-    path = _clarity(tmp_path, _egv(4, "2024-03-31T01:58:00", "100"), _egv(5, "2024-03-31T02:03:00", "101"))
+    path = _clarity(
+        tmp_path, _egv(4, "2024-03-31T01:58:00", "100"), _egv(5, "2024-03-31T02:03:00", "101")
+    )
     with pytest.raises(ReaderError, match=r"row 5 \(line 6\).*02:03:00 does not exist"):
         read_dexcom_clarity(path, tz="Europe/Berlin")
 
@@ -175,15 +191,30 @@ def test_bad_fixtures_name_file_row_and_column(name, pattern):
 @pytest.mark.parametrize(
     "row,pattern",
     [
-        (_egv(4, "2024-05-14T00:00:00", "abc"), r"row 4 \(line 6\): field 'Glucose Value \(mg/dL\)'.*'abc'"),
+        (
+            _egv(4, "2024-05-14T00:00:00", "abc"),
+            r"row 4 \(line 6\): field 'Glucose Value \(mg/dL\)'.*'abc'",
+        ),
         (_egv(4, "2024-05-14T00:00:00", ""), r"row 4 \(line 6\): field 'Glucose Value.*missing"),
         (_egv(4, "2024-05-14T00:00:00", "-5"), r"row 4 .*negative"),
-        (_egv(4, "14/05/2024 00:00", "100"), r"row 4 \(line 6\): field 'Timestamp.*'14/05/2024 00:00'"),
+        (
+            _egv(4, "14/05/2024 00:00", "100"),
+            r"row 4 \(line 6\): field 'Timestamp.*'14/05/2024 00:00'",
+        ),
         (_egv(4, "9999-05-14T00:00:00", "100"), r"row 4 .*outside"),
         (_egv(4, "", "100"), r"row 4 \(line 6\).*'EGV' row has no time"),
-        ("4,2024-05-14T00:00:00,Insulin,Rapid,,,Android G6,,3,,,,,", r"row 4 .*'Event Subtype'.*Rapid"),
-        ("4,2024-05-14T00:00:00,Insulin,Fast-Acting,,,Android G6,,,,,,,", r"row 4 .*'Insulin Value \(u\)'.*missing"),
-        ("4,2024-05-14T00:00:00,Carbs,,,,Android G6,,,many,,,,", r"row 4 .*'Carb Value \(grams\)'.*'many'"),
+        (
+            "4,2024-05-14T00:00:00,Insulin,Rapid,,,Android G6,,3,,,,,",
+            r"row 4 .*'Event Subtype'.*Rapid",
+        ),
+        (
+            "4,2024-05-14T00:00:00,Insulin,Fast-Acting,,,Android G6,,,,,,,",
+            r"row 4 .*'Insulin Value \(u\)'.*missing",
+        ),
+        (
+            "4,2024-05-14T00:00:00,Carbs,,,,Android G6,,,many,,,,",
+            r"row 4 .*'Carb Value \(grams\)'.*'many'",
+        ),
         ("4,2024-05-14T00:00:00,Exercise,Light,,,Android G6,,,,1h,,,", r"row 4 .*'Duration.*'1h'"),
         ("4,2024-05-14T00:00:00,,,,,Android G6,,,,,,,", r"row 4 .*'Event Type'.*missing"),
         (_egv(4, "2024-05-14T00:00:00", "5000"), r"glucose"),
@@ -200,14 +231,20 @@ def test_mixed_units_and_changed_layouts_are_refused(tmp_path):
     with pytest.raises(ReaderError, match=r"mg/dL and mmol/L mixed"):
         read_dexcom_clarity(_clarity(tmp_path, _egv(4, "2024-05-14T00:00:00", "100"), header=mixed))
     renamed = HEADER.replace("Event Type", "Kind")
-    with pytest.raises(ReaderError, match=r"line 1: field 'Event Type'.*not a Dexcom Clarity export"):
-        read_dexcom_clarity(_clarity(tmp_path, _egv(4, "2024-05-14T00:00:00", "100"), header=renamed))
+    with pytest.raises(
+        ReaderError, match=r"line 1: field 'Event Type'.*not a Dexcom Clarity export"
+    ):
+        read_dexcom_clarity(
+            _clarity(tmp_path, _egv(4, "2024-05-14T00:00:00", "100"), header=renamed)
+        )
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(ReaderError, match="empty"):
         read_dexcom_clarity(empty)
     with pytest.raises(ReaderError, match=r"has no EGV"):
-        read_dexcom_clarity(_clarity(tmp_path, "4,2024-05-14T00:00:00,Carbs,,,,Android G6,,,10,,,,"))
+        read_dexcom_clarity(
+            _clarity(tmp_path, "4,2024-05-14T00:00:00,Carbs,,,,Android G6,,,10,,,,")
+        )
 
 
 def test_a_mmol_file_labelled_mg_dl_is_caught(tmp_path):
@@ -234,7 +271,9 @@ def test_bad_options_are_reader_errors(tmp_path):
 
 def test_unknown_event_types_are_kept_as_a_count(tmp_path, caplog):
     path = _clarity(
-        tmp_path, _egv(4, "2024-05-14T00:00:00", "100"), "5,2024-05-14T00:06:00,Notes,,,,Android G6,,,,,,,"
+        tmp_path,
+        _egv(4, "2024-05-14T00:00:00", "100"),
+        "5,2024-05-14T00:06:00,Notes,,,,Android G6,,,,,,,",
     )
     with caplog.at_level(logging.WARNING):
         record = read_dexcom_clarity(path)
@@ -267,7 +306,7 @@ def test_fixtures_are_what_the_script_writes(tmp_path):
     spec.loader.exec_module(module)
     module.HERE = tmp_path
     module.main()
-    for written in sorted(tmp_path.glob("clarity_*.csv")) + [tmp_path / "truth.json"]:
+    for written in sorted(tmp_path.glob("*.csv")) + [tmp_path / "truth.json"]:
         assert written.read_bytes() == (DATA / written.name).read_bytes(), written.name
 
 
@@ -275,9 +314,24 @@ def _fit(data: Path, twin: Path) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("dt1d")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run(
-        [str(script), "fit", "--model", "linear", "--data", str(data), "--horizon", "30",
-         "--param", "lags=3", "-o", str(twin)],
-        capture_output=True, text=True, env=env, timeout=300,
+        [
+            str(script),
+            "fit",
+            "--model",
+            "linear",
+            "--data",
+            str(data),
+            "--horizon",
+            "30",
+            "--param",
+            "lags=3",
+            "-o",
+            str(twin),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
 
 

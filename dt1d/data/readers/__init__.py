@@ -19,6 +19,7 @@ from dt1d.data.readers._registry import (
 )
 from dt1d.data.readers.clarity import read_dexcom_clarity
 from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
+from dt1d.data.readers.libreview import read_libreview
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
@@ -36,6 +37,7 @@ __all__ = [
     "read_dexcom_clarity",
     "read_parquet",
     "read_frame",
+    "read_libreview",
     "read_nightscout",
     "read_ohio",
     "read_replaybg",

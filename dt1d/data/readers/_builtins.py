@@ -11,6 +11,7 @@ import pandas as pd
 from dt1d.data.readers._registry import Reader, register_reader
 from dt1d.data.readers.clarity import read_dexcom_clarity
 from dt1d.data.readers.generic import read_csv, read_parquet
+from dt1d.data.readers.libreview import read_libreview
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
@@ -52,6 +53,15 @@ def _sniff_clarity(path: Path, head: bytes) -> bool:
     )
 
 
+def _sniff_libreview(path: Path, head: bytes) -> bool:
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()[:2]
+    return any(
+        ("Device Timestamp" in line and "Record Type" in line)
+        or ("Gerätezeitstempel" in line and "Aufzeichnungstyp" in line)
+        for line in lines
+    )
+
+
 def _sniff_csv(path: Path, head: bytes) -> bool:
     return "time" in header_fields(head)
 
@@ -74,4 +84,5 @@ register_reader(Reader("replaybg", read_replaybg, _sniff_replaybg, "ReplayBG CSV
 register_reader(
     Reader("dexcom_clarity", read_dexcom_clarity, _sniff_clarity, "Dexcom Clarity CSV export")
 )
+register_reader(Reader("libreview", read_libreview, _sniff_libreview, "LibreView CSV export"))
 register_reader(Reader("csv", read_csv, _sniff_csv, "generic CSV", fallback=True))

@@ -115,7 +115,11 @@ def _numbers(
     if decimal_comma:
         text = [t.replace(",", ".") if t.count(",") == 1 and "." not in t else t for t in text]
     parsed = _parse_numbers(
-        np.array(text, dtype=object), path, field, _Picked(labels, first), allow_missing=allow_missing
+        np.array(text, dtype=object),
+        path,
+        field,
+        _Picked(labels, first),
+        allow_missing=allow_missing,
     )
     parsed = np.where(np.isnan(fixed), parsed, fixed)
     return parsed[codes] if len(codes) else np.zeros(0)
@@ -210,10 +214,14 @@ def _read_table(
             "utf-8-sig" if title_lines == 0 else "utf-8"
         )
     except UnicodeDecodeError as exc:
-        raise ReaderError(path, f"is not UTF-8 text: {exc}", record=f"line {title_lines + 1}") from exc
+        raise ReaderError(
+            path, f"is not UTF-8 text: {exc}", record=f"line {title_lines + 1}"
+        ) from exc
     header_line = header_line.rstrip("\r")
     if not header_line.strip():
-        raise ReaderError(path, f"has no header line; expected {what}", record=f"line {title_lines + 1}")
+        raise ReaderError(
+            path, f"has no header line; expected {what}", record=f"line {title_lines + 1}"
+        )
     sep = _delimiter(header_line)
     header = [h.strip().strip('"').strip() for h in next(csv.reader([header_line], delimiter=sep))]
     wanted = choose(header)
@@ -244,3 +252,14 @@ def _read_table(
     except (ValueError, csv.Error) as exc:  # pandas' ParserError is a ValueError
         raise ReaderError(path, f"is not a readable CSV table: {_quote(str(exc), 200)}") from exc
     return _Table(header, table, title_lines + 2, data, sep)
+
+
+def _exact_duplicates(table: pd.DataFrame, keep: np.ndarray, times_ns: np.ndarray) -> np.ndarray:
+    """Which rows ``table.iloc[keep]`` equal an earlier one in every column (rows sharing a time)."""
+    dup = np.zeros(keep.size, dtype=bool)
+    order = np.argsort(times_ns, kind="stable")
+    tied = np.flatnonzero(times_ns[order][1:] == times_ns[order][:-1])
+    if tied.size:
+        candidates = np.unique(np.concatenate([order[tied], order[tied + 1]]))
+        dup[candidates] = table.iloc[keep[candidates]].duplicated(keep="first").to_numpy()
+    return dup

@@ -55,7 +55,7 @@ from dt1d.data.readers._common import (
     _step_ns,
     _to_utc_ns,
 )
-from dt1d.data.readers._csvtable import _categories, _numbers, _read_table, _Rows
+from dt1d.data.readers._csvtable import _categories, _exact_duplicates, _numbers, _read_table, _Rows
 from dt1d.data.readers._localtime import _localize_rows, _warn_if_clock_jumps
 from dt1d.data.schema import MGDL_PER_MMOLL
 
@@ -110,22 +110,35 @@ def _layout(path: Path, columns: list[str]) -> tuple[str, str, str]:
         )
     units = {_UNITS.get(_GLUCOSE.match(c).group("unit").strip().lower()) for c in glucose_cols}
     if None in units:
-        bad = next(c for c in glucose_cols if _UNITS.get(_GLUCOSE.match(c).group("unit").strip().lower()) is None)
+        bad = next(
+            c
+            for c in glucose_cols
+            if _UNITS.get(_GLUCOSE.match(c).group("unit").strip().lower()) is None
+        )
         raise ReaderError(
-            path, f"glucose unit in {bad!r} is unknown (expected mg/dL or mmol/L)",
-            record="line 1", field=bad,
+            path,
+            f"glucose unit in {bad!r} is unknown (expected mg/dL or mmol/L)",
+            record="line 1",
+            field=bad,
         )
     if len(glucose_cols) > 1 or len(units) > 1:
         raise ReaderError(
-            path, f"has several glucose columns {glucose_cols}: mg/dL and mmol/L mixed?",
-            record="line 1", field=glucose_cols[1],
+            path,
+            f"has several glucose columns {glucose_cols}: mg/dL and mmol/L mixed?",
+            record="line 1",
+            field=glucose_cols[1],
             fix="export again in one unit",
         )
     known = {_EVENT, _SUBTYPE, _INSULIN, _CARBS, _DURATION, _INDEX, *_NOT_READ}
-    unknown = [c for c in columns if c not in known and c not in time_cols and c not in glucose_cols
-               and not _RATE.match(c)]
+    unknown = [
+        c
+        for c in columns
+        if c not in known and c not in time_cols and c not in glucose_cols and not _RATE.match(c)
+    ]
     if unknown:
-        logger.warning("%s: columns %s are not part of the Clarity layout and are not read", path, unknown)
+        logger.warning(
+            "%s: columns %s are not part of the Clarity layout and are not read", path, unknown
+        )
     return time_cols[0], glucose_cols[0], units.pop()
 
 
@@ -205,17 +218,6 @@ def _exercise(
     return spent, level
 
 
-def _exact_duplicates(table: pd.DataFrame, keep: np.ndarray, times_ns: np.ndarray) -> np.ndarray:
-    """Which rows ``table.iloc[keep]`` equal an earlier one in every column (rows sharing a time)."""
-    dup = np.zeros(keep.size, dtype=bool)
-    order = np.argsort(times_ns, kind="stable")
-    tied = np.flatnonzero(times_ns[order][1:] == times_ns[order][:-1])
-    if tied.size:
-        candidates = np.unique(np.concatenate([order[tied], order[tied + 1]]))
-        dup[candidates] = table.iloc[keep[candidates]].duplicated(keep="first").to_numpy()
-    return dup
-
-
 def read_dexcom_clarity(
     path: str | os.PathLike[str], *, tz: str | None = None, step: Any = "5min"
 ) -> pd.DataFrame:
@@ -259,8 +261,10 @@ def read_dexcom_clarity(
     if untimed_event.any():
         i = int(np.flatnonzero(untimed_event)[0])
         raise ReaderError(
-            source, f"{table[_EVENT].iloc[i].strip()!r} row has no time",
-            record=every[i], field=time_col,
+            source,
+            f"{table[_EVENT].iloc[i].strip()!r} row has no time",
+            record=every[i],
+            field=time_col,
         )
     keep = np.flatnonzero(timed & ~metadata)
     if keep.size == 0:
@@ -270,7 +274,9 @@ def read_dexcom_clarity(
     blank_kind = kinds == ""
     if blank_kind.any():
         raise ReaderError(
-            source, "event type is missing", record=labels[int(np.flatnonzero(blank_kind)[0])],
+            source,
+            "event type is missing",
+            record=labels[int(np.flatnonzero(blank_kind)[0])],
             field=_EVENT,
         )
     naive_ns = _parse_clock(table[time_col].iloc[keep], source, labels, time_col)
@@ -278,12 +284,16 @@ def read_dexcom_clarity(
     if dup.any():
         logger.warning(
             "%s: %d exact duplicate rows (the first is %s) are read once",
-            source, int(dup.sum()), labels[int(np.flatnonzero(dup)[0])],
+            source,
+            int(dup.sum()),
+            labels[int(np.flatnonzero(dup)[0])],
         )
         keep, naive_ns, kinds = keep[~dup], naive_ns[~dup], kinds[~dup]
         labels = every.subset(keep)
     if tz is None:
-        _warn_if_clock_jumps(naive_ns[kinds == "egv"], logger, source, every.subset(keep[kinds == "egv"]))
+        _warn_if_clock_jumps(
+            naive_ns[kinds == "egv"], logger, source, every.subset(keep[kinds == "egv"])
+        )
         times_ns = naive_ns
     else:
         times_ns = _localize_rows(naive_ns, tz, source, labels, time_col, pd.factorize(kinds)[0])
@@ -299,7 +309,12 @@ def read_dexcom_clarity(
     egv_labels = every.subset(keep[egv])
     gtext = table[glucose_col].iloc[keep[egv]]
     mgdl = _numbers(
-        gtext, source, glucose_col, egv_labels, special={"low": -1.0, "high": -2.0}, allow_missing=False
+        gtext,
+        source,
+        glucose_col,
+        egv_labels,
+        special={"low": -1.0, "high": -2.0},
+        allow_missing=False,
     )
     low, high = mgdl == -1.0, mgdl == -2.0
     mgdl *= scale
@@ -307,7 +322,10 @@ def read_dexcom_clarity(
 
     cal = part("calibration")
     cal_mgdl = scale * _parse_numbers(
-        table[glucose_col].iloc[keep[cal]].str.strip(), source, glucose_col, every.subset(keep[cal]),
+        table[glucose_col].iloc[keep[cal]].str.strip(),
+        source,
+        glucose_col,
+        every.subset(keep[cal]),
         allow_missing=False,
     )
 
@@ -320,14 +338,21 @@ def read_dexcom_clarity(
         raise ReaderError(
             source,
             f"insulin type {_quote(table[_SUBTYPE].iloc[keep[ins[i]]])} is neither Fast-Acting nor Long-Acting",
-            record=ins_labels[i], field=_SUBTYPE,
+            record=ins_labels[i],
+            field=_SUBTYPE,
         )
-    units_u = _parse_numbers(table[_INSULIN].iloc[keep[ins]], source, _INSULIN, ins_labels, allow_missing=False)
+    units_u = _parse_numbers(
+        table[_INSULIN].iloc[keep[ins]], source, _INSULIN, ins_labels, allow_missing=False
+    )
     is_long = subtype == "long-acting"
 
     carb = part("carbs")
     grams = _parse_numbers(
-        table[_CARBS].iloc[keep[carb]], source, _CARBS, every.subset(keep[carb]), allow_missing=False
+        table[_CARBS].iloc[keep[carb]],
+        source,
+        _CARBS,
+        every.subset(keep[carb]),
+        allow_missing=False,
     )
 
     ex = part("exercise")
@@ -340,10 +365,12 @@ def read_dexcom_clarity(
     if np.isnan(ex_min).any():
         logger.warning(
             "%s: %s: exercise has no duration: counted with 0 minutes",
-            source, ex_labels[int(np.flatnonzero(np.isnan(ex_min))[0])],
+            source,
+            ex_labels[int(np.flatnonzero(np.isnan(ex_min))[0])],
         )
     grade = np.array(
-        [_INTENSITY.get(s, np.nan) for s in table[_SUBTYPE].iloc[keep[ex]].str.strip().str.lower()], dtype=float
+        [_INTENSITY.get(s, np.nan) for s in table[_SUBTYPE].iloc[keep[ex]].str.strip().str.lower()],
+        dtype=float,
     )
 
     health = part("health")
@@ -352,7 +379,8 @@ def read_dexcom_clarity(
     if other.size:
         logger.warning(
             "%s: event types %s are not read; counted per step in 'other_events'",
-            source, sorted(set(table[_EVENT].iloc[keep[other]].str.strip())),
+            source,
+            sorted(set(table[_EVENT].iloc[keep[other]].str.strip())),
         )
 
     groups_ns = [times_ns[g] for g in (egv, cal, ins, carb, ex, health, other)]
