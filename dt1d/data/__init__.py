@@ -5,6 +5,7 @@ from dt1d.data.readers import (
     ReaderError,
     list_readers,
     read,
+    read_carelink,
     read_csv,
     read_dexcom_clarity,
     read_frame,
@@ -13,6 +14,7 @@ from dt1d.data.readers import (
     read_ohio,
     read_parquet,
     read_replaybg,
+    read_tidepool,
 )
 from dt1d.data.resample import resample
 from dt1d.data.schema import (
@@ -49,6 +51,7 @@ __all__ = [
     "ReaderError",
     "list_readers",
     "read",
+    "read_carelink",
     "read_csv",
     "read_dexcom_clarity",
     "read_frame",
@@ -57,6 +60,7 @@ __all__ = [
     "read_ohio",
     "read_parquet",
     "read_replaybg",
+    "read_tidepool",
     "resample",
     "horizons_of",
     "infer_step",

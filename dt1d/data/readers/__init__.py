@@ -6,8 +6,15 @@ raises :class:`ReaderError` (a ``DataValidationError``) naming the file, the
 record (row or entry) and the field when a file is bad.
 """
 
-from dt1d.data.readers import _builtins  # noqa: F401  (registers the readers above)
 from dt1d.data.readers._common import ReaderError
+from dt1d.data.readers.carelink import read_carelink
+from dt1d.data.readers.clarity import read_dexcom_clarity
+from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
+from dt1d.data.readers.libreview import read_libreview
+from dt1d.data.readers.nightscout import read_nightscout
+from dt1d.data.readers.ohio import read_ohio
+from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers.tidepool import read_tidepool
 from dt1d.data.readers._registry import (
     READER_PLUGIN_GROUP,
     Reader,
@@ -17,12 +24,7 @@ from dt1d.data.readers._registry import (
     read,
     register_reader,
 )
-from dt1d.data.readers.clarity import read_dexcom_clarity
-from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
-from dt1d.data.readers.libreview import read_libreview
-from dt1d.data.readers.nightscout import read_nightscout
-from dt1d.data.readers.ohio import read_ohio
-from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers import _builtins  # noqa: F401  (registers the readers above)
 
 __all__ = [
     "READER_PLUGIN_GROUP",
@@ -34,11 +36,13 @@ __all__ = [
     "read",
     "register_reader",
     "read_csv",
-    "read_dexcom_clarity",
     "read_parquet",
     "read_frame",
+    "read_carelink",
+    "read_dexcom_clarity",
     "read_libreview",
     "read_nightscout",
     "read_ohio",
     "read_replaybg",
+    "read_tidepool",
 ]

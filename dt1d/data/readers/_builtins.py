@@ -9,12 +9,14 @@ from typing import Any
 import pandas as pd
 
 from dt1d.data.readers._registry import Reader, register_reader
+from dt1d.data.readers.carelink import read_carelink, sniff_carelink
 from dt1d.data.readers.clarity import read_dexcom_clarity
 from dt1d.data.readers.generic import read_csv, read_parquet
 from dt1d.data.readers.libreview import read_libreview
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers.tidepool import read_tidepool, sniff_tidepool
 from dt1d.exceptions import ReaderError
 
 _REPLAYBG_COLUMNS = {"t", "glucose", "cho", "bolus", "basal"}
@@ -85,4 +87,6 @@ register_reader(
     Reader("dexcom_clarity", read_dexcom_clarity, _sniff_clarity, "Dexcom Clarity CSV export")
 )
 register_reader(Reader("libreview", read_libreview, _sniff_libreview, "LibreView CSV export"))
+register_reader(Reader("carelink", read_carelink, sniff_carelink, "Medtronic CareLink CSV"))
+register_reader(Reader("tidepool", read_tidepool, sniff_tidepool, "Tidepool JSON"))
 register_reader(Reader("csv", read_csv, _sniff_csv, "generic CSV", fallback=True))
