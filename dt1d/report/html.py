@@ -136,3 +136,62 @@ def agp_html(summary: AGPSummary, *, title: str = "AGP report: continuous glucos
 </body>
 </html>
 """
+
+
+def _tagged_table(header: list[str], rows: list[tuple[str, list[tuple[str, float, str]]]]) -> str:
+    """A table whose value cells carry data-key and data-value: rows of (label, [(key, value, text)])."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for label, cells in rows:
+        tds = "".join(
+            f'<td class="value" data-key="{key}" data-value="{_value_attr(value)}">{html.escape(text)}</td>'
+            for key, value, text in cells
+        )
+        body.append(f"<tr><th>{html.escape(label)}</th>{tds}</tr>")
+    return f"<table>\n<tr>{head}</tr>\n" + "\n".join(body) + "\n</table>"
+
+
+def twin_html(ts: Any) -> str:
+    """The twin section of the HTML report: fit quality, outcomes, forecasts and replay plots."""
+    from dt1d.report.twin_figure import _TRACE_NAMES, draw_forecast, draw_replay
+    from dt1d.report.twin_summary import ACCURACY_KEYS, OUTCOME_KEYS, _shown
+
+    values = ts.values()
+    horizons = [int(h) for h in ts.accuracy["horizon_min"]]
+    accuracy = [
+        (label, [(f"{key}_{h}min", values[f"{key}_{h}min"], _text(values[f"{key}_{h}min"], fmt))
+                 for h in horizons])
+        for key, (label, fmt) in ACCURACY_KEYS.items() if key in ts.accuracy.columns
+    ]
+    names = list(ts.outcomes)
+    outcomes = []
+    for key, label in OUTCOME_KEYS.items():
+        fmt = "{:.0f}" if key == "mean_mgdl" and ts.unit == "mg/dL" else "{:.1f}"
+        shown = label if key != "mean_mgdl" else f"{label} ({ts.unit})"
+        outcomes.append((shown, [(f"{n}_{key}", _shown(ts.outcomes[n], key, ts.unit),
+                                  _text(_shown(ts.outcomes[n], key, ts.unit), fmt)) for n in names]))
+    width = PAGE_SIZE_IN[0]
+    forecast = _new_figure(width, 3.2)
+    draw_forecast(forecast.add_subplot(), ts)
+    replay = _new_figure(width, 3.2)
+    draw_replay(replay.add_subplot(), ts)
+    notes = "".join(f'<p class="note">Note: {html.escape(n)}.</p>' for n in ts.notes)
+    return f"""<h1>Digital twin: <span data-key="model_type" data-value="{html.escape(ts.model_type)}">{html.escape(ts.model_type)}</span></h1>
+{notes}
+<div class="columns">
+<div><h2>Fit quality (forecast accuracy)</h2>
+{_tagged_table(["horizon"] + [f"{h} min" for h in horizons], accuracy)}
+</div>
+<div><h2>Glycaemic outcomes: CGM and twin</h2>
+{_tagged_table([""] + [_TRACE_NAMES[n] for n in names], outcomes)}
+</div>
+</div>
+<h2>Forecasts against the CGM</h2>
+<figure class="forecast">{_svg(forecast, "forecast")}</figure>
+<h2>Replay{" and what-if: " + html.escape(ts.what_if_label) if ts.what_if is not None else ""}</h2>
+<figure class="replay">{_svg(replay, "replay")}</figure>
+"""
+
+
+def _text(value: float, fmt: str) -> str:
+    return fmt.format(value) if value == value else "-"
