@@ -67,20 +67,20 @@ def _extrema(gl: np.ndarray, short_ma: int, long_ma: int) -> np.ndarray | None:
     delta = np.where(delta == 0, np.nan, delta)
     cross_ids = [0]
     cross_max = [bool(first_is_max)]
-    g, d = gl.tolist(), delta.tolist()  # Python floats: the loop below is scalar work
-    for i in range(1, n):
-        di = d[i]
-        if di != di:  # NaN: no crossing here
-            continue
-        if g[i] == g[i] and g[i - 1] == g[i - 1] and d[i - 1] == d[i - 1]:
-            if di * d[i - 1] < 0:
-                cross_ids.append(i)
-                cross_max.append(di > d[i - 1])
-        else:
-            prev = d[cross_ids[-1]]
-            if di * prev < 0:
-                cross_ids.append(i)
-                cross_max.append(di > prev)
+    known_g = ~np.isnan(gl)
+    known_d = ~np.isnan(delta)
+    # where both readings and both deltas are known, a sign change is a crossing;
+    # elsewhere (next to a gap) a known delta is compared with the last crossing's
+    plain = known_g[1:] & known_g[:-1] & known_d[1:] & known_d[:-1]
+    with np.errstate(invalid="ignore"):
+        flips = plain & (delta[1:] * delta[:-1] < 0)
+    candidates = np.flatnonzero(flips | (~plain & known_d[1:])) + 1
+    d = delta.tolist()
+    for i, simple in zip(candidates.tolist(), plain[candidates - 1].tolist(), strict=True):
+        prev = d[i - 1] if simple else d[cross_ids[-1]]
+        if simple or d[i] * prev < 0:
+            cross_ids.append(i)
+            cross_max.append(d[i] > prev)
     cross_ids.append(n - 1)
     cross_max.append(bool(delta[-1] > 0))
     missing = np.isnan(gl)
@@ -101,20 +101,20 @@ def _extrema(gl: np.ndarray, short_ma: int, long_ma: int) -> np.ndarray | None:
 
 def _excursions(minmax: np.ndarray, sd: float, up: bool) -> list[tuple[float, int, int]]:
     """Countable rises (``up``) or falls as (height, first turning point, last turning point)."""
-    m = minmax if up else -minmax
-    n = m.size
+    m = (minmax if up else -minmax).tolist()
+    n = len(m)
     found: list[tuple[float, int, int]] = []
     j = prev = 0
     while j < n:
-        delta = m[j] - m[prev : j + 1]
-        i = int(np.argmax(delta)) + prev
-        if delta.max() > sd:
+        # the lowest turning point since ``prev`` (the first of equals) and the rise from it
+        low = min(range(prev, j + 1), key=m.__getitem__)
+        if m[j] - m[low] > sd:
             k = j
             while k < n:
                 if m[k] >= m[j]:
                     j = k
                 if m[k] - m[j] < -sd or k == n - 1:
-                    found.append((float(m[j] - m[i]), i, j))
+                    found.append((float(m[j] - m[low]), low, j))
                     prev = k if up else j
                     j = k
                     break
