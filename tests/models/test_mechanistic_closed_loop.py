@@ -77,3 +77,29 @@ def test_bands_run_every_draw_in_its_own_loop(record) -> None:
     looped = model.simulate(record, handlers=[NEVER])
     for c in ("glucose", "glucose_p5", "glucose_p50", "glucose_p95"):
         np.testing.assert_allclose(looped[c], plain[c], rtol=1e-10)
+
+
+def test_on_injections_the_loop_keeps_the_long_acting_depot() -> None:
+    from dt1d.sim import simulate
+
+    record = simulate("adult#001", "random", days=1, seed=7, long_acting="glargine")
+    record = record.drop(columns=["glucose_true_sc", "glucose_true_plasma"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        twin = MechanisticModel(**FAST).fit(record)
+    plain = twin.simulate(record)
+    looped = twin.simulate(record, handlers=[NEVER])
+    np.testing.assert_allclose(looped["glucose"], plain["glucose"], rtol=1e-12)
+    np.testing.assert_allclose(looped["long_acting_insulin"], plain["long_acting_insulin"])
+    # the bolus calculator's insulin on board is not pulled down by the missing pump basal
+    calc = twin.simulate(record, bolus_scale=0.0, handlers=[BolusCalculator()])
+    assert calc["bolus"].sum() > 0.5 * record["bolus"].sum()
+    assert (calc["basal"] == 0).all()
+
+
+def test_a_meal_over_several_rows_is_announced_once() -> None:
+    from dt1d.models.mechanistic._closed_loop import meal_announcements
+
+    carbs = np.array([0, 25, 25, 10, 0, 0, 5, 0, 30.0])
+    np.testing.assert_array_equal(meal_announcements(carbs), [0, 60, 0, 0, 0, 0, 5, 0, 30])
+    assert meal_announcements(np.zeros(3)).sum() == 0

@@ -6,7 +6,8 @@ of a row depend on the glucose the twin reaches, so the replay goes row by row: 
 row the twin's subcutaneous glucose (noise-free: the twin's CGM) and the row's carbs
 (the record's meals, announced when the record has them) are shown to the controller,
 which decides basal and bolus instead of the recorded doses, and to the handlers, which
-add boluses and rescue carbs. Without a controller the recorded doses stay.
+add boluses and rescue carbs. A meal spread over consecutive rows is announced whole at
+its first row (:func:`meal_announcements`); rescue carbs are not announced. Without a controller the recorded doses stay.
 
 Every posterior draw (after ``method="mcmc"``) is its own lane with its own loop, so the
 percentile bands include the decisions the draws lead to. The draws and the MAP twin run
@@ -89,14 +90,32 @@ def _arrivals(given: np.ndarray, k: int, q: np.ndarray, frac: np.ndarray) -> np.
     return out
 
 
+def meal_announcements(carbs: np.ndarray) -> np.ndarray:
+    """The meals a person announces, per row [g]: a run of consecutive rows with carbs (a
+    meal eaten over several rows, as simulated records hold it) is announced whole at its
+    first row."""
+    c = np.asarray(carbs, dtype=np.float64)
+    eating = c > 0
+    first = eating & ~np.concatenate(([False], eating[:-1]))
+    run = np.cumsum(first) * eating  # run number of each eating row, 0 elsewhere
+    out = np.zeros_like(c)
+    totals = np.bincount(run, weights=c)
+    out[first] = totals[run[first]]
+    return out
+
+
 def closed_loop_replay(model: Any, rec: pd.DataFrame, out: pd.DataFrame, carbs: np.ndarray,
-                       bolus: np.ndarray, basal: np.ndarray, win: np.ndarray, step_min: int,
+                       bolus: np.ndarray, basal: np.ndarray, long_acting: np.ndarray,
+                       win: np.ndarray, step_min: int,
                        substeps: int, controller: Any, handlers: Sequence[Any],
                        percentiles: Sequence[float]) -> pd.DataFrame:
     """Replay row by row with ``controller`` (None: the recorded doses) and ``handlers``.
 
     ``carbs``, ``bolus``, ``basal``: the what-if inputs per row [g, U] after scales, shifts
-    and extra events. Returns ``out`` with glucose, carbs (meals and rescue carbs),
+    and extra events; ``long_acting``: the long-acting insulin dissolving in each row [U]
+    (zeros on a pump). On injections a controller's basal rate is not delivered (the
+    depot replaces it, as in :func:`dt1d.sim.simulate`) and the handlers count no basal
+    change in their insulin on board. Returns ``out`` with glucose, carbs (meals and rescue carbs),
     insulin, bolus and basal of the MAP twin, ``rescue_carbs`` when handlers are given and
     ``glucose_p*`` bands after MCMC.
     """
@@ -105,8 +124,9 @@ def closed_loop_replay(model: Any, rec: pd.DataFrame, out: pd.DataFrame, carbs: 
     from dt1d.sim.handlers import HandlerChain
 
     pw, x, delay = _lanes(model)
+    on_injections = bool(np.any(long_acting > 0))
     m, n = pw.shape[0], len(carbs)
-    patient = twin_therapy_patient(model, carbs, bolus, bolus + basal, step_min)
+    patient = twin_therapy_patient(model, carbs, bolus, bolus + basal + long_acting, step_min)
     patients = [attrs.evolve(patient, name=f"twin#{j}") for j in range(m)]
     start = pd.Timestamp(rec.index[0])
     ctl = None if controller is None else controller_lanes(controller, patients, step_min,
@@ -116,6 +136,7 @@ def closed_loop_replay(model: Any, rec: pd.DataFrame, out: pd.DataFrame, carbs: 
     q, frac = q_f[0].astype(np.int64), q_f[1]
     meal = K.new_meal_states(x)
     given = np.tile(np.asarray(carbs, dtype=np.float64), (m, 1))
+    meals = meal_announcements(carbs)
     glucose = np.empty((m, n))
     doses = {c: np.empty((m, n)) for c in ("bolus", "basal", "rescue_carbs")}
     lanes = np.arange(m)
@@ -124,7 +145,7 @@ def closed_loop_replay(model: Any, rec: pd.DataFrame, out: pd.DataFrame, carbs: 
         w = int(win[k])
         g = x[:, 12] / pw[lanes, w, P_VG]
         glucose[:, k] = g
-        announced = given[:, k].copy()
+        announced = np.full(m, meals[k])
         if ctl is None:
             rate = np.full(m, basal[k] * to_rate)
             b = np.full(m, bolus[k])
@@ -132,16 +153,19 @@ def closed_loop_replay(model: Any, rec: pd.DataFrame, out: pd.DataFrame, carbs: 
             rate, b = (np.asarray(v, dtype=np.float64).copy() for v in
                        ctl.step(g, announced, k))
             _check(rate, b, k, rec.index[k])
+            if on_injections:
+                rate = np.zeros(m)
         rescue = np.zeros(m)
         if chain is not None:
             more, rescue = chain.step(g, announced, b)
             b = b + more
             given[:, k] += rescue
-            chain.record(rate, b)
+            chain.record(None if on_injections else rate, b)
         doses["bolus"][:, k], doses["basal"][:, k] = b, rate / to_rate
         doses["rescue_carbs"][:, k] = rescue
         K.advance_lanes(pw, w, x, meal, np.ascontiguousarray(_arrivals(given, k, q, frac)),
-                        np.ascontiguousarray(b + rate / to_rate), step_min, substeps)
+                        np.ascontiguousarray(b + rate / to_rate + long_acting[k]), step_min,
+                        substeps)
     out["glucose"] = glucose[0]
     out["carbs"] = given[0]
     out["bolus"], out["basal"] = doses["bolus"][0], doses["basal"][0]
