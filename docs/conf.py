@@ -86,6 +86,8 @@ _API_GUIDE: dict[str, list[str]] = {
     "dt1d.sim": ["simulation"],
     "dt1d.metrics": ["evaluation"],
     "dt1d.plots": ["evaluation"],
+    "dt1d.report": ["report"],
+    "dt1d.validation": [],
     "dt1d.models.baselines": ["getting_started", "evaluation"],
     "dt1d.models.mechanistic": ["mechanistic"],
     "dt1d.models.lstm": ["lstm"],
@@ -97,6 +99,7 @@ _API_GUIDE: dict[str, list[str]] = {
 # are documented where they are defined); dt1d.data's readers are under dt1d.data.readers.
 _API_OPTIONS: dict[str, list[str]] = {
     "dt1d": [":no-members:"],
+    "dt1d.report": [":exclude-members: ReportError"],
     "dt1d.data": [
         ":exclude-members: ReaderError, read_csv, read_frame, read_nightscout, read_ohio, read_parquet, read_replaybg"
     ],
