@@ -189,7 +189,7 @@ class DigitalTwin:
         learned = getattr(model, "horizons_", None)
         if learned is not None and [int(h) for h in learned] != wanted:
             raise TwinFileError(
-                f"{path}: the manifest says horizon {wanted} but the model inside was "
+                f"{path}: the manifest says horizon {_cut(repr(horizon), 80)} but the model inside was "
                 f"fitted for {list(learned)} min; the file was edited or damaged"
             )
         _check_twin_fields(manifest, type(model), path)
