@@ -374,7 +374,8 @@ def _register(
 
 
 def _check_distinguishable(name: str, cls: type, released: set[str]) -> None:
-    """Refuse a name that differs from another model's name only in case or '-'/'_'."""
+    """Refuse a name that differs from another model's name only in case, '-'/'_' or
+    Unicode compatibility form (full-width letters, ligatures: NFKC)."""
     key = normalize_name(name)
     for other, holder in _known_names({}).items():
         if other == name or other in released or normalize_name(other) != key:
@@ -383,7 +384,7 @@ def _check_distinguishable(name: str, cls: type, released: set[str]) -> None:
             continue
         raise RegistrationError(
             f"Cannot register {qualified_name(cls)} as {name!r}: the name {other!r} "
-            f"(held by {holder}) differs from it only in case or '-'/'_', and such names "
+            f"(held by {holder}) differs from it only in case, '-'/'_' or Unicode form (NFKC), and such names "
             "may not coexist because they are too easy to confuse. Choose a clearly "
             f"different name, or unregister_model({other!r}) first."
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 PLUGIN_GROUP = "dt1d.models"
@@ -9,8 +10,9 @@ DISABLE_PLUGINS_ENV = "DT1D_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def normalize_name(name: str) -> str:
-    """Name as compared for did-you-mean and confusability: case-folded, '-' read as '_'."""
-    return name.casefold().replace("-", "_")
+    """Name as compared for did-you-mean and confusability: NFKC-normalised (full-width
+    and other compatibility forms read as plain letters), case-folded, '-' read as '_'."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).replace("-", "_")
 
 
 def suggest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:

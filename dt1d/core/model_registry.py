@@ -164,8 +164,10 @@ def _load_plugin(name: str, ep: Any) -> type:
         f"the plugin model {name!r} (entry point '{ep.name} = {ep.value}' in group "
         f"{PLUGIN_GROUP!r}, {_sources.distribution_name(ep)})"
     )
+    from dt1d.core._plugin_import import load_entry_point
+
     try:
-        obj = ep.load()
+        obj = load_entry_point(ep)  # bounded in time; SystemExit from a plugin is an error
     except Exception as exc:
         raise RegistrationError(
             f"{origin[0].upper()}{origin[1:]} failed to load: {type(exc).__name__}: {exc}. "
