@@ -96,7 +96,9 @@ def test_linear_and_lstm_refuse_long_acting_insulin_naming_the_column() -> None:
     y = make_target(rec, 30)
     from dt1d.models.mechanistic import MechanisticModel
 
-    for model in (LinearModel(), LSTMModel(epochs=1), MechanisticModel(body_weight_kg=70.0)):
+    # the twin absorbs long-acting insulin by default; with long_acting=None it refuses too
+    for model in (LinearModel(), LSTMModel(epochs=1),
+                  MechanisticModel(body_weight_kg=70.0, long_acting=None)):
         with pytest.raises(ValueError, match="long_acting_insulin"):
             model.fit(rec, y)
     LinearModel().fit(rec.drop(columns="long_acting_insulin"), y)  # the column is the reason

@@ -26,6 +26,7 @@ from dt1d.core import _state_checks as checks
 from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients, validate
 from dt1d.exceptions import ConvergenceWarning, ForecastRangeWarning
+from dt1d.models.mechanistic import _insulin
 from dt1d.physiology.layout import I_BIAS, I_FLUX, X_GP, X_GS, X_GT, X_X
 
 __all__ = ["MechanisticModel", "ConvergenceWarning", "SENSITIVITY_WINDOWS_H"]
@@ -104,6 +105,12 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         Learn a model-error correction of the forecasts from the training record (ridge
         regression on the twin's forecast, recent CGM, carbs and insulin, penalty chosen
         by blocked cross-validation; see docs/mechanistic.md) and add it in ``predict``.
+    long_acting:
+        How the record's ``long_acting_insulin`` injections (people on multiple daily
+        injections) are absorbed: ``"glargine"`` (depot time to peak 10 h), ``"degludec"``
+        (18 h) or a time to peak in minutes (:mod:`dt1d.physiology.long_acting`); the depot
+        starts at the steady state of the record's mean day of doses. ``None`` refuses a
+        record with long-acting doses.
     random_state:
         Seed of the extra starts and the sampler.
     """
@@ -122,6 +129,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         mcmc_steps: int = 400,
         future_inputs: bool = False,
         error_correction: bool = True,
+        long_acting: str | float | None = "glargine",
         random_state: int = 0,
     ) -> None:
         self.body_weight_kg = body_weight_kg
@@ -134,6 +142,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         self.mcmc_steps = mcmc_steps
         self.future_inputs = future_inputs
         self.error_correction = error_correction
+        self.long_acting = long_acting
         self.random_state = random_state
 
     # -- checks and conversions ---------------------------------------------------------
@@ -158,6 +167,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _insulin.resolve_tmax_min(self.long_acting)
 
     def _check_stored_state(self, state: dict[str, Any], arrays: checks.ArraySpecs) -> None:
         """Known keys, physical ranges, and shapes that follow from the model's layout."""
@@ -197,9 +207,9 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             raise ValueError("initial_state_ holds negative amounts; a fitted model never stores them")
         super()._set_state(state)
 
-    @staticmethod
-    def _single_record(X: pd.DataFrame) -> pd.DataFrame:
-        """The validated record of one person; a cohort is refused."""
+    def _single_record(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The validated record of one person; a cohort is refused, and long-acting
+        doses too when ``long_acting`` is None."""
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"X must be a pandas DataFrame patient record, got {type(X).__name__}")
         groups = list(iter_patients(X))
@@ -211,9 +221,23 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         from dt1d.data.schema import refuse_long_acting
 
         checked = validate(X.drop(columns="patient_id") if "patient_id" in X else X)
-        # the long-acting depot (dt1d.physiology.long_acting) is not yet part of the twin
-        refuse_long_acting(checked, "mechanistic")
+        if _insulin.resolve_tmax_min(self.long_acting) is None:
+            refuse_long_acting(checked, "mechanistic (long_acting=None)")
         return checked
+
+    def _long_acting_doses(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Long-acting units per row of the validated record; None without injections."""
+        if _insulin.resolve_tmax_min(self.long_acting) is None:
+            return None
+        return _insulin.doses_of(X)
+
+    def _dissolved(self, doses: np.ndarray | None, n: int, step_min: int) -> np.ndarray:
+        """Long-acting insulin entering the s.c. route per row [U] (zeros without doses)."""
+        if doses is None:
+            return np.zeros(n)
+        tmax = _insulin.resolve_tmax_min(self.long_acting)
+        assert tmax is not None
+        return _insulin.dissolved(doses, tmax, step_min)
 
     @staticmethod
     def _step_min(X: pd.DataFrame) -> int:
@@ -238,9 +262,16 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             win[(hours >= lo) & (hours < hi)] = w
         return win
 
-    def _basal_u_per_h(self, X: pd.DataFrame, step_min: int) -> float:
+    def _basal_u_per_h(self, X: pd.DataFrame, step_min: int,
+                       doses: np.ndarray | None = None) -> float:
+        """Steady-state insulin rate [U/h]: the parameter, else the record's basal (pump
+        basal plus, on injections, the mean daily long-acting dose over 24 h)."""
         if self.basal_u_per_h is not None:
             return float(self.basal_u_per_h)
+        if doses is not None:
+            pump = (float(np.nanmedian(X["basal"].to_numpy(dtype=float))) * 60.0 / step_min
+                    if "basal" in X else 0.0)
+            return pump + _insulin.daily_dose_u(doses, step_min) / 24.0
         source = X["basal"] if "basal" in X else X["insulin"]
         value = float(np.nanmedian(source.to_numpy(dtype=float))) * 60.0 / step_min
         if not value > 0:
@@ -278,14 +309,15 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             weight = float(_mech_priors.base_vector(self.age_group)[P_BW])
             logger.warning("body_weight_kg not given; using the %s population mean %.1f kg",
                            self.age_group, weight)
-        basal = self._basal_u_per_h(X, step_min)
+        doses = self._long_acting_doses(X)
+        basal = self._basal_u_per_h(X, step_min, doses)
+        insulin = X["insulin"].to_numpy(dtype=float) + self._dissolved(doses, len(X), step_min)
         n_windows = len(SENSITIVITY_WINDOWS_H) if self.time_of_day else 1
         layout = _mech_fit.make_layout(self.age_group, n_windows)
         win = self._windows(X.index, 0, step_min) if self.time_of_day else np.zeros(len(X), np.int64)
         problem = _mech_fit.Problem(
             layout, _mech_priors.base_vector(self.age_group), float(weight), basal / 60.0, win,
-            X["carbs"].to_numpy(dtype=float), X["insulin"].to_numpy(dtype=float), glucose,
-            step_min, _substeps(step_min),
+            X["carbs"].to_numpy(dtype=float), insulin, glucose, step_min, _substeps(step_min),
         )
         result = _mech_fit.map_fit(problem, int(self.n_starts), int(self.random_state))
         fitted = problem.trajectory(result.z)
@@ -319,6 +351,8 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             "residual_lag1": result.lag1,
             "seconds": result.seconds,
             "method": self.method,
+            "long_acting_daily_u": (0.0 if doses is None
+                                    else _insulin.daily_dose_u(doses, step_min)),
         }
         if not result.converged:
             warnings.warn(
@@ -391,14 +425,20 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         max_h = int(rows.max())
         win = (self._windows(X.index, max_h, step_min) if per_window
                else np.zeros(len(X) + max_h, np.int64))
-        basal = (X["basal"].to_numpy(dtype=float) if "basal" in X
-                 else np.full(len(X), self.basal_u_per_h_ * step_min / 60.0))
+        doses = self._long_acting_doses(X)
+        dissolved = self._dissolved(doses, len(X), step_min)
+        if doses is not None:  # forecasts hold the pump basal plus the depot's current output
+            basal = (X["basal"].to_numpy(dtype=float) if "basal" in X
+                     else np.zeros(len(X))) + dissolved
+        else:
+            basal = (X["basal"].to_numpy(dtype=float) if "basal" in X
+                     else np.full(len(X), self.basal_u_per_h_ * step_min / 60.0))
         q_diag, p0_diag, fd = _filter_tuning(step_min)
         delay = self.params_.get("meal_delay_min", 0.0) / step_min
         out = np.empty((len(X), len(rows)))
         K.kalman_forecast(
             pw, win, self.initial_state_, X["carbs"].to_numpy(dtype=float), int(delay),
-            float(delay - int(delay)), X["insulin"].to_numpy(dtype=float), basal,
+            float(delay - int(delay)), X["insulin"].to_numpy(dtype=float) + dissolved, basal,
             X["glucose"].to_numpy(dtype=float), step_min, _substeps(step_min), rows, future,
             q_diag, _R_SD_MG_DL**2, p0_diag, fd, 0.5 ** (step_min / _FLUX_HALF_LIFE_MIN),
             0.5 ** (step_min / _BIAS_HALF_LIFE_MIN), out,
@@ -461,7 +501,8 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         CGM [mg/dL], ``carbs``/``insulin`` (and ``bolus``/``basal``) the inputs used.
         ``extra_carbs``/``extra_insulin`` are ``(time, grams or units)`` pairs added to the
         row holding that time. After ``method="mcmc"`` the posterior percentiles are added
-        as ``glucose_p5``, ``glucose_p50``, ... columns.
+        as ``glucose_p5``, ``glucose_p50``, ... columns. On injections, ``basal_scale``
+        scales the ``long_acting_insulin`` doses too (and the steady depot they start from).
         """
         from dt1d.models.mechanistic import _fit as _mech_fit
         from dt1d.models.mechanistic import _kernels as K
@@ -481,9 +522,13 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             raise ValueError(f"meal_shift_min must be a multiple of the {step_min}-min grid, "
                              f"got {meal_shift_min}")
         out = rec.copy()
+        doses = self._long_acting_doses(rec)
         if "bolus" in rec and "basal" in rec:
             bolus = rec["bolus"].to_numpy(dtype=float)
             basal = rec["basal"].to_numpy(dtype=float)
+        elif doses is not None:  # on injections, rapid-acting insulin is all bolus
+            bolus = rec["insulin"].to_numpy(dtype=float)
+            basal = np.zeros(len(rec))
         else:  # no split recorded: insulin beyond the basal rate counts as bolus
             ins = rec["insulin"].to_numpy(dtype=float)
             basal = np.minimum(ins, self.basal_u_per_h_ * step_min / 60.0)
@@ -505,27 +550,34 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
                     raise ValueError(f"event ({when}, {amount}) is outside the record or negative")
                 target[pos] += amount
         insulin = bolus + basal
+        if doses is not None:
+            doses = doses * basal_scale
+        absorbed = insulin + self._dissolved(doses, len(rec), step_min)
         win = self._windows(rec.index, 0, step_min) if self.param_matrix_.shape[0] > 1 else \
             np.zeros(len(rec), np.int64)
         delay = self.params_.get("meal_delay_min", 0.0)
         glucose = np.empty(len(rec))
         K.replay(self.param_matrix_, win, self.initial_state_,
-                 _mech_fit.delay_rows(carbs, delay, step_min), insulin, step_min,
+                 _mech_fit.delay_rows(carbs, delay, step_min), absorbed, step_min,
                  _substeps(step_min), glucose)
         out["glucose"], out["carbs"], out["insulin"] = glucose, carbs, insulin
+        if doses is not None:
+            out["long_acting_insulin"] = doses
         if "bolus" in out:
             out["bolus"] = bolus
         if "basal" in out:
             out["basal"] = basal
         posterior = getattr(self, "posterior_", None)
         if posterior is not None and len(posterior):
-            out = self._bands(out, posterior, carbs, insulin, win, step_min, percentiles)
+            out = self._bands(out, posterior, carbs, absorbed, win, step_min, percentiles)
         return out
 
     def _bands(self, out: pd.DataFrame, posterior: np.ndarray, carbs: np.ndarray,
                insulin: np.ndarray, win: np.ndarray, step_min: int,
                percentiles: Sequence[float]) -> pd.DataFrame:
-        """Posterior percentile bands of the replay, one column per percentile."""
+        """Posterior percentile bands of the replay, one column per percentile.
+
+        ``insulin``: everything entering the s.c. route per row (long-acting included)."""
         from dt1d.models.mechanistic import _fit as _mech_fit
         from dt1d.models.mechanistic import _kernels as K
         from dt1d.models.mechanistic import _priors as _mech_priors
