@@ -23,16 +23,27 @@ __all__ = ["DigitalTwin"]
 
 logger = logging.getLogger(__name__)
 
+#: Longest forecast horizon a twin takes, in minutes (a week).
+MAX_HORIZON_MIN = 7 * 24 * 60
+_MAX_HORIZONS = 64
+
 
 def _check_horizons(horizon: int | Sequence[int]) -> list[int]:
     is_list = isinstance(horizon, (list, tuple, np.ndarray))
     values = list(horizon) if is_list else [horizon]
     if not values:
         raise ValueError("horizon must be a positive number of minutes or a non-empty list of them")
+    if len(values) > _MAX_HORIZONS:
+        raise ValueError(f"horizon lists {len(values)} values; at most {_MAX_HORIZONS}")
     for h in values:
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
             raise ValueError(
-                f"horizon must be positive whole minutes (e.g. 30 or [30, 60]); got {h!r}"
+                f"horizon must be positive whole minutes (e.g. 30 or [30, 60]); got {_cut(repr(h), 60)}"
+            )
+        if h > MAX_HORIZON_MIN:
+            raise ValueError(
+                f"horizon {_cut(repr(h), 60)} min is over a week ({MAX_HORIZON_MIN} min); "
+                "give minutes, e.g. 30 or [30, 60]"
             )
     if len(set(values)) != len(values):
         raise ValueError(f"horizon has repeated values: {values}")
