@@ -384,7 +384,7 @@ def _check_distinguishable(name: str, cls: type, released: set[str]) -> None:
             continue
         raise RegistrationError(
             f"Cannot register {qualified_name(cls)} as {name!r}: the name {other!r} "
-            f"(held by {holder}) differs from it only in case, '-'/'_' or Unicode form (NFKC), and such names "
+            f"(held by {holder}) differs from it only in case or '-'/'_' or Unicode form (NFKC), and such names "
             "may not coexist because they are too easy to confuse. Choose a clearly "
             f"different name, or unregister_model({other!r}) first."
         )
