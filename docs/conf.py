@@ -75,7 +75,7 @@ sphinx_gallery_conf = {
     # Sections in the order a new user meets the ideas.
     "subsection_order": [
         str(_ROOT / "examples" / name)
-        for name in ("simulation", "twins", "evaluation", "cohorts", "extending")
+        for name in ("simulation", "twins", "evaluation", "cohorts", "rl", "extending")
     ]
     + ["*"],  # then any other section, alphabetically
     "within_subsection_order": "FileNameSortKey",

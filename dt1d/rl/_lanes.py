@@ -18,11 +18,61 @@ from dt1d.physiology.params import PatientParams
 from dt1d.rl import _fast
 from dt1d.sim._engine import initial_state
 from dt1d.sim.pump import InsulinPump
-from dt1d.sim.scenario import MINUTES_PER_DAY, Scenario, random_scenario
+from dt1d.sim.scenario import MINUTES_PER_DAY, Scenario, _random_day
 from dt1d.sim.sensor import CGMSensor
 from dt1d.sim.stepper import BatchStepper
 
 _DAY_STEPS_MEALS = 8  # room for one day of random meals (at most 6)
+_MASK64 = (1 << 64) - 1
+
+
+class _Streams:
+    """One PCG64 random stream per lane, kept as 48 bytes of state, not a Generator each.
+
+    A ``numpy.random.Generator`` costs about 0.8 KB; thousands of lanes with two streams
+    each would make them most of an environment's memory. :meth:`draw` loads a lane's
+    state into one reusable generator, lets ``fn`` draw from it and stores the state back,
+    so every lane's draws are exactly those of its own ``default_rng`` generator.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.words = np.zeros((n, 4), dtype=np.uint64)  # state hi, lo, inc hi, lo
+        self.spare = np.zeros((n, 2), dtype=np.uint64)  # has_uint32, uinteger
+        self._scratch = np.random.Generator(np.random.PCG64(0))
+
+    def seed(self, j: int, key: list[int]) -> None:
+        """Lane ``j``'s stream starts as ``numpy.random.default_rng(key)``."""
+        self._store(j, np.random.default_rng(key).bit_generator.state)
+
+    def generator(self, j: int) -> np.random.Generator:
+        """A new Generator at lane ``j``'s state (its draws do not advance the lane)."""
+        g = np.random.Generator(np.random.PCG64(0))
+        g.bit_generator.state = self._state(j)
+        return g
+
+    def draw(self, j: int, fn):
+        """``fn(generator)`` on lane ``j``'s stream, advancing it; returns what fn returns."""
+        g = self._scratch
+        g.bit_generator.state = self._state(j)
+        out = fn(g)
+        self._store(j, g.bit_generator.state)
+        return out
+
+    def store(self, j: int, g: np.random.Generator) -> None:
+        """Lane ``j``'s stream continues from ``g``'s state."""
+        self._store(j, g.bit_generator.state)
+
+    def _state(self, j: int) -> dict:
+        w = [int(v) for v in self.words[j]]
+        has, uint = (int(v) for v in self.spare[j])
+        return {"bit_generator": "PCG64",
+                "state": {"state": (w[0] << 64) | w[1], "inc": (w[2] << 64) | w[3]},
+                "has_uint32": has, "uinteger": uint}
+
+    def _store(self, j: int, st: dict) -> None:
+        s, inc = st["state"]["state"], st["state"]["inc"]
+        self.words[j] = (s >> 64, s & _MASK64, inc >> 64, inc & _MASK64)
+        self.spare[j] = (st["has_uint32"], st["uinteger"])
 
 
 def resolve_patient(patient: object) -> PatientParams:
@@ -86,8 +136,8 @@ class Lanes:
         self.noise_pos = np.zeros(n, dtype=np.int64)
         self.seed = np.zeros(n, dtype=np.int64)
         self.episode = np.full(n, -1, dtype=np.int64)
-        self.noise_rng: list = [None] * n
-        self.meal_rng: list = [None] * n
+        self.noise_rng = _Streams(n)
+        self.meal_rng = _Streams(n)
         self.start_min = np.zeros(n, dtype=np.int64)
         self.elapsed = np.zeros(n, dtype=np.int64)
         self.steps = np.zeros(n, dtype=np.int64)
@@ -140,9 +190,10 @@ class Lanes:
         st.set_states(lanes, states)
         hour = self.start_hour if start_hour is None else start_hour
         step = self.step_min
+        fresh = []  # the lanes' new noise generators, for the first noise chunk
         for j in lanes.tolist():
             s, e = int(self.seed[j]), int(self.episode[j])
-            self.noise_rng[j] = np.random.default_rng([s, e, 0])
+            fresh.append(np.random.default_rng([s, e, 0]))
             if hour is None:
                 slots = MINUTES_PER_DAY // step
                 start = int(np.random.default_rng([s, e, 2]).integers(slots)) * step
@@ -154,7 +205,7 @@ class Lanes:
             self.meal_g[j] = 0.0
             self.meal_ptr[j] = 0
             if sc is None:
-                self.meal_rng[j] = np.random.default_rng([s, e, 1])
+                self.meal_rng.seed(j, [s, e, 1])
                 self.day_end[j] = -start  # day 0 is generated below
                 self._next_day(j)
             else:
@@ -168,7 +219,7 @@ class Lanes:
         self.terminated[lanes] = False
         self.truncated[lanes] = False
         self.diverged[lanes] = False
-        self._refill_noise(lanes)
+        self._refill_noise(lanes, fresh)
         _fast.read_lanes(lanes, st.x, st.vg, self.noise, self.noise_pos, self.sensor_cfg,
                          self.glucose, self.cgm_hist, self.info)
         self._finish(lanes)
@@ -183,24 +234,26 @@ class Lanes:
         """Random meals of lane j's next day, in minutes since its episode start."""
         day_start = self.day_end[j] if np.isfinite(self.day_end[j]) else 0
         day_start = int(day_start)
-        plan = random_scenario(1, self.meal_rng[j])
-        times = np.array([m.time_min for m in plan.meals], dtype=np.float64) + day_start
-        grams = np.array([m.carbs_g for m in plan.meals])
-        keep = times >= 0
-        times, grams = times[keep], grams[keep]
         self.meal_t[j] = np.inf
         self.meal_g[j] = 0.0
-        self.meal_t[j, :times.size] = times
-        self.meal_g[j, :times.size] = grams
+        k = 0
+        for minute, carbs in self.meal_rng.draw(j, _random_day):
+            if minute + day_start >= 0:
+                self.meal_t[j, k] = minute + day_start
+                self.meal_g[j, k] = carbs
+                k += 1
         self.meal_ptr[j] = 0
         self.day_end[j] = day_start + MINUTES_PER_DAY
 
-    def _refill_noise(self, lanes: np.ndarray) -> None:
+    def _refill_noise(self, lanes: np.ndarray, rngs: list | None = None) -> None:
+        """The next noise chunk of ``lanes``, from their streams (or from ``rngs``)."""
         self.noise_pos[lanes] = 0
-        if self.sensor is None or lanes.size == 0:
-            return
-        self.noise[:, lanes] = self.sensor.noise(self.chunk, self.step_min,
-                                                 [self.noise_rng[j] for j in lanes.tolist()])
+        if rngs is None:
+            rngs = [self.noise_rng.generator(j) for j in lanes.tolist()]
+        if self.sensor is not None and lanes.size:
+            self.noise[:, lanes] = self.sensor.noise(self.chunk, self.step_min, rngs)
+        for j, g in zip(lanes.tolist(), rngs, strict=True):
+            self.noise_rng.store(j, g)
 
     # -- stepping ---------------------------------------------------------------------
     def step(self, action: np.ndarray) -> None:

@@ -81,7 +81,9 @@ class T1DVectorEnv(gym.vector.VectorEnv):
         n = None if num_envs is None else int(num_envs)
         patients, n = _per_env(patient, n, "patient", (str, bytes))
         scenarios, n = _per_env(scenario, n, "scenario", Scenario)
-        self.patients = [resolve_patient(p) for p in patients]
+        resolved: dict[int, Any] = {}  # one PatientParams per distinct patient given
+        self.patients = [resolved.setdefault(id(p), resolve_patient(p)) if id(p) not in resolved
+                         else resolved[id(p)] for p in patients]
         (self._lanes, self.obs_spec, self.single_observation_space, self.single_action_space,
          self.reward_fn) = build(
             self.patients, scenarios, step_min=step_min, sensor=sensor, pump=pump,

@@ -110,6 +110,26 @@ _MEAL_PLAN = (
 )
 
 
+def _random_day(rng: np.random.Generator) -> list[tuple[int, float]]:
+    """One day of the random meal plan: (minute of the day, carbs [g]) pairs, in order.
+
+    The draws of :func:`random_scenario` for one day, without building its objects (the
+    RL environments plan a day of meals per lane at every new day)."""
+    day = []
+    random, normal = rng.random, rng.normal
+    for prob, mean_h, sd_min, (lo_h, hi_h), mean_g, sd_g in _MEAL_PLAN:
+        if random() >= prob:
+            continue
+        while True:  # truncated normal by rejection (the bounds are within 2 sd)
+            minute = normal(60.0 * mean_h, sd_min)
+            if 60.0 * lo_h <= minute <= 60.0 * hi_h:
+                break
+        carbs = max(0.0, float(round(normal(mean_g, sd_g))))  # round half to even, as numpy
+        if carbs > 0:
+            day.append((int(round(minute)), carbs))
+    return day
+
+
 def random_scenario(days: int = 1, seed: int | np.random.Generator | None = None) -> Scenario:
     """A realistic random meal plan: breakfast, lunch, dinner (95 % each) and snacks (30 %).
 
@@ -118,16 +138,6 @@ def random_scenario(days: int = 1, seed: int | np.random.Generator | None = None
     The same seed gives the same scenario.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    meals = []
-    for day in range(int(days)):
-        for prob, mean_h, sd_min, (lo_h, hi_h), mean_g, sd_g in _MEAL_PLAN:
-            if rng.random() >= prob:
-                continue
-            while True:  # truncated normal by rejection (the bounds are within 2 sd)
-                minute = rng.normal(60.0 * mean_h, sd_min)
-                if 60.0 * lo_h <= minute <= 60.0 * hi_h:
-                    break
-            carbs = max(0.0, float(np.round(rng.normal(mean_g, sd_g))))
-            if carbs > 0:
-                meals.append(Meal(MINUTES_PER_DAY * day + int(round(minute)), carbs))
+    meals = [Meal(MINUTES_PER_DAY * day + minute, carbs)
+             for day in range(int(days)) for minute, carbs in _random_day(rng)]
     return Scenario(meals=tuple(meals))

@@ -136,3 +136,59 @@ def test_per_env_arguments_are_checked():
     with pytest.raises(ValueError, match="num_envs"):
         T1DVectorEnv(0)
     assert T1DVectorEnv(patient=PATIENTS).num_envs == 3
+
+
+def test_lane_streams_draw_exactly_what_their_own_generators_draw():
+    from dt1d.rl._lanes import _Streams
+    from dt1d.sim.scenario import _random_day
+
+    streams = _Streams(3)
+    refs = [np.random.default_rng([s, 4, 1]) for s in (0, 7, 2**40)]
+    for j, s in enumerate((0, 7, 2**40)):
+        streams.seed(j, [s, 4, 1])
+    for _ in range(5):  # interleaved days of three lanes, as the environments plan them
+        for j in (2, 0, 1):
+            assert streams.draw(j, _random_day) == _random_day(refs[j])
+    # a generator taken from a lane does not advance it; storing it back does
+    g = streams.generator(1)
+    first = g.standard_normal(4)
+    np.testing.assert_array_equal(streams.generator(1).standard_normal(4), first)
+    streams.store(1, g)
+    np.testing.assert_array_equal(streams.generator(1).standard_normal(4),
+                                  refs[1].standard_normal(8)[4:])
+
+
+def test_random_meal_days_are_those_of_random_scenario():
+    from dt1d.sim import random_scenario
+    from dt1d.sim.scenario import _random_day
+
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        days = [_random_day(rng) for _ in range(3)]
+        flat = tuple((1440 * d + m, g) for d, day in enumerate(days) for m, g in day)
+        assert tuple((m.time_min, m.carbs_g) for m in random_scenario(3, seed).meals) == flat
+
+
+def test_memory_per_environment_is_at_most_4_kb():
+    """Growth of traced memory per added environment (default one-day episodes), after
+    resets, steps and a new episode in every lane."""
+    import gc
+    import tracemalloc
+
+    def traced(n: int) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            env = T1DVectorEnv(n, "adult#001")
+            env.reset(seed=0)
+            for _ in range(20):
+                env.step(np.tile([1.0, 0.0], (n, 1)))
+            env.reset()  # every lane's next episode: new noise and meal streams
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+
+    traced(2)  # imports and kernels outside the measurement
+    per_env = (traced(16 + 512) - traced(16)) / 512
+    assert per_env <= 4096, per_env
