@@ -140,8 +140,8 @@ def test_normalisation_is_learned_from_the_training_period(record):
 
 
 def test_time_ordered_split_and_purge():
-    from dt1d.models.lstm._model import _time_split
     from dt1d.models.lstm._features import record_arrays
+    from dt1d.models.lstm._model import _time_split
 
     a = make_synthetic_record(days=1, seed=1)
     b = make_synthetic_record(days=2, seed=2, start="2026-03-01")
