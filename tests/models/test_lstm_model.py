@@ -17,7 +17,7 @@ from dt1d.data import make_target
 from dt1d.metrics import rmse
 from dt1d.models.baselines import PersistenceModel
 from dt1d.models.lstm import LSTMModel
-from dt1d.testing import check_model, make_synthetic_record
+from dt1d.testing import make_synthetic_record
 
 TINY = dict(hidden_size=8, num_layers=1, epochs=2, num_threads=1)
 
@@ -40,10 +40,6 @@ def record():
 def multi(record):
     """A fitted two-horizon model (30 and 60 min)."""
     return LSTMModel(**TINY).fit(record, make_target(record, [30, 60]))
-
-
-def test_check_model_contract():
-    check_model(LSTMModel, TINY)
 
 
 def test_import_and_registry_lookups_do_not_import_torch():
