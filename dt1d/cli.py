@@ -86,11 +86,92 @@ def _parse_params(items: Sequence[str] | None) -> dict[str, Any]:
     return params
 
 
+#: Limits of the command's numbers (a typo must not ask for centuries of data).
+MAX_DAYS = 3650
+MAX_HORIZON_MIN = 7 * 24 * 60
+MAX_SEED = 2**32 - 1
+MAX_SCALE = 100.0
+MAX_SHIFT_MIN = 24 * 60
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _number(text: str, what: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a number, got {_cut(text)!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{what} must be a finite number, got {_cut(text)!r}")
+    return value
+
+
+def _whole(text: str, what: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {_cut(text)!r}") from None
+
+
+def _days(text: str) -> float:
+    """``--days``: a finite number of days in (0, MAX_DAYS]."""
+    value = _number(text, "--days")
+    if not 0 < value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"--days must be more than 0 and at most {MAX_DAYS}, got {_cut(text)}")
+    minutes = value * 24 * 60
+    if abs(minutes - round(minutes)) > 1e-6 or round(minutes) % 5:
+        raise argparse.ArgumentTypeError(
+            f"--days must cover whole 5-minute steps (e.g. 1, 0.5, 2.25), got {_cut(text)}"
+        )
+    return value
+
+
+def _whole_days(text: str) -> int:
+    value = _whole(text, "--days")
+    if not 0 < value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"--days must be 1 to {MAX_DAYS}, got {_cut(text)}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """``--seed``: a whole number in [0, 2**32 - 1]."""
+    value = _whole(text, "--seed")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"--seed must be 0 to {MAX_SEED}, got {_cut(text)}")
+    return value
+
+
+def _scale(text: str) -> float:
+    value = _number(text, "the scale")
+    if not 0 <= value <= MAX_SCALE:
+        raise argparse.ArgumentTypeError(f"a scale must be 0 to {MAX_SCALE:g}, got {_cut(text)}")
+    return value
+
+
+def _shift(text: str) -> int:
+    value = _whole(text, "--shift-meals")
+    if abs(value) > MAX_SHIFT_MIN:
+        raise argparse.ArgumentTypeError(
+            f"--shift-meals must be within {MAX_SHIFT_MIN} minutes either way, got {_cut(text)}"
+        )
+    return value
+
+
 def _parse_horizon(text: str) -> int | list[int]:
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise CLIError(f"--horizon expects minutes like 30 or 30,60; got {text!r}") from None
+        raise CLIError(f"--horizon expects minutes like 30 or 30,60; got {_cut(text)!r}") from None
+    for value in values:
+        if not 0 < value <= MAX_HORIZON_MIN:
+            raise CLIError(
+                f"--horizon must be whole minutes from 1 to {MAX_HORIZON_MIN} (a week); "
+                f"got {_cut(str(value))}"
+            )
     return values[0] if len(values) == 1 else values
 
 
@@ -138,8 +219,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     if bool(args.patient) == bool(args.patients):
         raise CLIError("give exactly one of --patient NAME or --patients PATTERN")
-    if args.days <= 0:
-        raise CLIError(f"--days must be positive, got {args.days}")
     scenario = None if args.scenario == "none" else args.scenario
     if args.patient:
         record = sim.simulate(sim.virtual_patient(args.patient), scenario, days=args.days, seed=args.seed)
@@ -255,11 +334,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (``dt1d fit: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> Any:
+        text = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {text} (see {self.prog.split()[0]} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``dt1d`` command."""
     from dt1d._version import __version__
 
-    parser = argparse.ArgumentParser(prog="dt1d", description="Type 1 diabetes digital twins.")
+    parser = _Parser(prog="dt1d", description="Type 1 diabetes digital twins.")
     parser.add_argument("--version", action="version", version=f"dt1d {__version__}")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="only errors")
@@ -282,8 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate virtual patients (UVA/Padova)")
     p.add_argument("--patient", help="virtual patient, e.g. adult#001")
     p.add_argument("--patients", help="a cohort by pattern, e.g. 'adult#*'")
-    p.add_argument("--days", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--days", type=_days, default=1.0, help=f"days to simulate (at most {MAX_DAYS})")
+    p.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED}")
     p.add_argument(
         "--scenario", default="random", choices=["random", "none"],
         help="random meals from --seed (default) or no meals",
@@ -314,9 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="what-if replay of a record with changed inputs")
     p.add_argument("--twin", required=True)
     data_args(p)
-    p.add_argument("--scale-bolus", type=float, default=1.0)
-    p.add_argument("--scale-basal", type=float, default=1.0)
-    p.add_argument("--shift-meals", type=int, default=0, metavar="MIN", help="move every meal by MIN minutes")
+    p.add_argument("--scale-bolus", type=_scale, default=1.0)
+    p.add_argument("--scale-basal", type=_scale, default=1.0)
+    p.add_argument("--shift-meals", type=_shift, default=0, metavar="MIN", help="move every meal by MIN minutes")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_replay)
 
@@ -332,8 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="the main job: simulate, fit twins, evaluate, report")
-    p.add_argument("--days", type=int, default=14)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--days", type=_whole_days, default=14)
+    p.add_argument("--seed", type=_seed, default=1)
     p.add_argument("--out-dir", default=".", help="where the reports go")
     p.set_defaults(func=_cmd_demo)
     return parser
@@ -342,9 +429,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors reported as one line: dt1d's own errors and files that cannot be opened.
 
-    Anything else is a bug in dt1d and shows its traceback.
+    Anything else is a bug in dt1d and shows its traceback (see also
+    :func:`_is_user_os_error`: a full disk and the like).
     """
-    return (Dt1dError, FileNotFoundError, IsADirectoryError, PermissionError)
+    return (Dt1dError, FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError)
+
+
+def _is_user_os_error(exc: OSError) -> bool:
+    """An OSError caused by the machine the user runs on, not by dt1d: disk full, quota,
+    read-only file system, file too large, name too long."""
+    import errno
+
+    codes = {errno.ENOSPC, errno.EROFS, errno.EFBIG, errno.ENAMETOOLONG, errno.EACCES, errno.EPERM}
+    codes.update(c for c in (getattr(errno, "EDQUOT", None),) if c is not None)
+    return exc.errno in codes
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    return f"cannot write {where}: {reason}" if where else reason
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -360,6 +464,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = " ".join(line.strip() for line in str(exc).strip().splitlines()) or type(exc).__name__
         print(f"dt1d {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if args.verbose or not _is_user_os_error(exc):
+            raise
+        print(f"dt1d {args.command}: error: {_os_error_text(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dt1d: interrupted", file=sys.stderr)

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from dt1d.cohort import _run, _store
-from dt1d.cohort._tasks import ModelSpec, PatientTask, fit_batch, twin_path
+from dt1d.cohort._tasks import ModelSpec, PatientTask, fit_batch, record_fingerprint, twin_path
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +250,15 @@ def _resumable(
         if stale:
             logger.info("refitting patient %r: %s holds a twin with other settings", pid, path)
             continue
+        stored = (twin.data_summary_ or {}).get("fingerprint")
+        if stored != record_fingerprint(frame):
+            logger.info(
+                "refitting patient %r: %s was fitted on %s", pid, path,
+                "other data (the record changed)" if stored else "data it did not fingerprint",
+            )
+            continue
         row = _row_from_summary(earlier.get(pid), pid, len(frame))
+        row["rows"] = len(frame)
         row.update(patient_id=pid, status="ok", reason=None, path=path, resumed=True,
                    twin=twin if keep_twins else None)
         rows[pid] = row

@@ -93,6 +93,8 @@ def _fit_one(spec: ModelSpec, task: PatientTask, keep_twins: bool) -> dict[str, 
             record = task.record.drop(columns="patient_id", errors="ignore")
             horizon = list(spec.horizon) if isinstance(spec.horizon, tuple) else spec.horizon
             twin = DigitalTwin(spec.name, dict(spec.params), horizon=horizon).fit(record)
+            if twin.data_summary_ is not None:
+                twin.data_summary_["fingerprint"] = record_fingerprint(record)
             if task.path is not None:
                 twin.save(task.path)
     except Exception as exc:  # one person's failure must not stop the cohort
@@ -106,6 +108,22 @@ def _fit_one(spec: ModelSpec, task: PatientTask, keep_twins: bool) -> dict[str, 
     row["path"] = task.path if row["status"] == "ok" else None
     row["warnings"] = _warning_text(caught)
     return row
+
+
+def record_fingerprint(record: pd.DataFrame) -> str:
+    """A SHA-256 of a patient's record (column names, times and values), to tell on resume
+    whether the twin on disk was fitted on the same data. Any change, including a
+    change of dtype, gives another fingerprint (and so a refit, the safe side)."""
+    import hashlib
+    import json
+
+    frame = record.drop(columns="patient_id", errors="ignore")
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    digest.update(json.dumps([str(t) for t in frame.dtypes]).encode())
+    digest.update(str(len(frame)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _report_of(model: Any) -> dict[str, Any]:

@@ -178,7 +178,8 @@ class Registry:
         return found
 
     def _check_distinguishable(self, name: str, cls: type, released: set[str]) -> None:
-        """Refuse a name that differs from another model's name only in case or '-'/'_'."""
+        """Refuse a name that differs from another model's name only in case, '-'/'_' or
+        Unicode compatibility form (full-width letters, ligatures: NFKC)."""
         key = normalize_name(name)
         for other, holder in self.known_names({}).items():
             if other == name or other in released or normalize_name(other) != key:
@@ -187,7 +188,7 @@ class Registry:
                 continue
             raise RegistrationError(
                 f"Cannot register {qualified_name(cls)} as {name!r}: the name {other!r} "
-                f"(held by {holder}) differs from it only in case or '-'/'_', and such names "
+                f"(held by {holder}) differs from it only in case or '-'/'_' or Unicode form (NFKC), and such names "
                 "may not coexist because they are too easy to confuse. Choose a clearly "
                 f"different name, or unregister_model({other!r}) first."
             )

@@ -11,6 +11,7 @@ import dis
 import functools
 import inspect
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -61,6 +62,14 @@ def check_name(name: object, what: str = "model name") -> str:
     if name != name.strip():
         raise RegistrationError(
             f"The {what} {name!r} has surrounding whitespace; use {name.strip()!r}."
+        )
+    hidden = [ch for ch in name if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp")]
+    if hidden:
+        codes = ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, unicodedata.category(ch))}"
+                          for ch in dict.fromkeys(hidden))
+        raise RegistrationError(
+            f"The {what} {name!r} contains control or invisible characters ({codes}); "
+            "use visible letters, digits, '_' and '-' only."
         )
     return name
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from dt1d.core._registry_sources import DISABLE_PLUGINS_ENV, PLUGIN_GROUP
 
 
 def normalize_name(name: str) -> str:
-    """Name as compared for did-you-mean and confusability: case-folded, '-' read as '_'."""
-    return name.casefold().replace("-", "_")
+    """Name as compared for did-you-mean and confusability: NFKC-normalised (full-width
+    and other compatibility forms read as plain letters), case-folded, '-' read as '_'."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold()).replace("-", "_")
 
 
 def suggest_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:

@@ -175,9 +175,15 @@ def plugin_origin(name: str, ep: Any) -> str:
 
 
 def load_plugin(name: str, ep: Any) -> Any:
-    """Load entry point `ep`; a failure becomes a RegistrationError naming plugin and fix."""
+    """Load entry point `ep`; a failure becomes a RegistrationError naming plugin and fix.
+
+    The import is bounded in time and a SystemExit or KeyboardInterrupt from the
+    plugin's own code is a failure like any other (dt1d.core._plugin_import).
+    """
+    from dt1d.core._plugin_import import load_entry_point
+
     try:
-        return ep.load()
+        return load_entry_point(ep)
     except Exception as exc:
         origin = plugin_origin(name, ep)
         raise RegistrationError(

@@ -102,6 +102,8 @@ class BaseModel(metaclass=RegistryMeta, abstract=True):
     #: Capabilities the registry can filter on: "simulates", "needs_torch",
     #: "multi_horizon", "personal" (one person per fit), "population".
     tags: ClassVar[frozenset[str]] = frozenset()
+    #: Names of the binary blobs this model saves; a file listing others is refused.
+    _stored_blobs: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def fit(self: _M, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None = None, **kwargs: Any) -> _M:
@@ -161,6 +163,30 @@ class BaseModel(metaclass=RegistryMeta, abstract=True):
         for key, value in state.items():
             setattr(self, key, value)
 
+    def _check_stored_state(
+        self, state: Mapping[str, Any], arrays: Mapping[str, tuple[np.dtype, tuple[int, ...]]]
+    ) -> None:
+        """Check a file's learned state before its arrays are read; raise ``ValueError``.
+
+        Called on the model built from the file's parameters, with the JSON
+        state values and, for state stored as arrays, their declared dtype and
+        shape. Override it to refuse unknown keys, values out of range and
+        arrays whose shape does not follow from the parameters (a hostile file
+        must not make dt1d read a huge array). The default accepts anything.
+        """
+
+    def _get_weights(self) -> dict[str, np.ndarray]:
+        """Named weight arrays to save (stored as plain ``.npy``, never pickled)."""
+        return {}
+
+    def _set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`_get_weights` returned."""
+        if weights:
+            raise ValueError(
+                f"{type(self).__qualname__} stores no weight arrays but the file has "
+                f"{sorted(weights)[:5]}; the file was written by another model"
+            )
+
     def _get_blobs(self) -> dict[str, bytes]:
         """Extra binary payloads to save (for example a torch state dict)."""
         return {}
@@ -184,9 +210,9 @@ class BaseModel(metaclass=RegistryMeta, abstract=True):
     @classmethod
     def load(cls: type[_M], path: str | os.PathLike[str]) -> _M:
         """Read a model from a ``.dt1d`` file; never executes code from the file."""
-        from dt1d.data.twinfile import TwinFileError, read_twin_file
+        from dt1d.data.twinfile import TwinFileError
 
-        model = _persistence.model_from_file(read_twin_file(path), path)
+        model, _ = _persistence.load_model_file(path)
         if not isinstance(model, cls):
             raise TwinFileError(
                 f"{path} holds a {type(model).__qualname__}, not a {cls.__qualname__}; "

@@ -23,16 +23,27 @@ __all__ = ["DigitalTwin"]
 
 logger = logging.getLogger(__name__)
 
+#: Longest forecast horizon a twin takes, in minutes (a week).
+MAX_HORIZON_MIN = 7 * 24 * 60
+_MAX_HORIZONS = 64
+
 
 def _check_horizons(horizon: int | Sequence[int]) -> list[int]:
     is_list = isinstance(horizon, (list, tuple, np.ndarray))
     values = list(horizon) if is_list else [horizon]
     if not values:
         raise ValueError("horizon must be a positive number of minutes or a non-empty list of them")
+    if len(values) > _MAX_HORIZONS:
+        raise ValueError(f"horizon lists {len(values)} values; at most {_MAX_HORIZONS}")
     for h in values:
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
             raise ValueError(
-                f"horizon must be positive whole minutes (e.g. 30 or [30, 60]); got {h!r}"
+                f"horizon must be positive whole minutes (e.g. 30 or [30, 60]); got {_cut(repr(h), 60)}"
+            )
+        if h > MAX_HORIZON_MIN:
+            raise ValueError(
+                f"horizon {_cut(repr(h), 60)} min is over a week ({MAX_HORIZON_MIN} min); "
+                "give minutes, e.g. 30 or [30, 60]"
             )
     if len(set(values)) != len(values):
         raise ValueError(f"horizon has repeated values: {values}")
@@ -178,28 +189,26 @@ class DigitalTwin:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DigitalTwin:
         """Read a twin saved by :meth:`save` (or a model saved by ``BaseModel.save``)."""
-        from dt1d.data.twinfile import TwinFileError, read_twin_file
+        from dt1d.data.twinfile import TwinFileError
 
-        twin_file = read_twin_file(path)
-        manifest = twin_file.manifest
-        model = _persistence.model_from_file(twin_file, path)
+        model, manifest = _persistence.load_model_file(path)
         horizon = manifest.get("horizon", 30)
         try:
-            _check_horizons(horizon)
+            wanted = _check_horizons(horizon)
         except ValueError as exc:
-            raise TwinFileError(f"{path}: bad horizon in manifest: {exc}") from None
+            raise TwinFileError(f"{path}: bad horizon in manifest: {_cut(str(exc))}") from None
         learned = getattr(model, "horizons_", None)
-        wanted = _check_horizons(horizon)
         if learned is not None and [int(h) for h in learned] != wanted:
             raise TwinFileError(
-                f"{path}: the manifest says horizon {horizon!r} but the model inside was "
+                f"{path}: the manifest says horizon {_cut(repr(horizon), 80)} but the model inside was "
                 f"fitted for {list(learned)} min; the file was edited or damaged"
             )
+        _check_twin_fields(manifest, type(model), path)
         twin = cls.__new__(cls)
         twin.model_type = str(manifest.get("model_type", manifest["model_name"]))
         twin.model_params = dict(manifest["params"])
         twin.horizon = horizon
-        twin._horizons = _check_horizons(horizon)
+        twin._horizons = wanted
         twin.model = model
         twin.data_summary_ = manifest.get("data_summary")
         return twin
@@ -224,6 +233,44 @@ class DigitalTwin:
             f"DigitalTwin(model_type={self.model_type!r}, model_params={self.model_params!r}, "
             f"horizon={self.horizon!r})"
         )
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_twin_fields(manifest: Mapping[str, Any], model_cls: type, path: Any) -> None:
+    """The twin's own manifest fields: its model name and data summary."""
+    from dt1d.core.model_registry import get_model_class
+    from dt1d.data.twinfile import TwinFileError
+
+    model_type = manifest.get("model_type", manifest["model_name"])
+    if model_type != manifest["model_name"]:
+        if not isinstance(model_type, str) or len(model_type) > 100 or not model_type.isprintable():
+            raise TwinFileError(f"{path}: manifest 'model_type' {_cut(repr(model_type), 60)} is not a model name")
+        try:
+            other = get_model_class(model_type)
+        except KeyError:
+            other = None
+        if other is not model_cls:
+            raise TwinFileError(
+                f"{path}: manifest 'model_type' {model_type!r} does not name the stored model "
+                f"{manifest['model_name']!r}; the file was edited or damaged"
+            )
+    summary = manifest.get("data_summary")
+    if summary is None:
+        return
+    if not isinstance(summary, dict):
+        raise TwinFileError(f"{path}: manifest 'data_summary' must be an object or null")
+    step = summary.get("step_min")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float))
+                             or not 0 < step <= 1440):
+        raise TwinFileError(
+            f"{path}: data_summary step_min {_cut(repr(step), 60)} is not minutes in (0, 1440]"
+        )
+    rows = summary.get("rows")
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+        raise TwinFileError(f"{path}: data_summary rows {_cut(repr(rows), 60)} is not a count")
 
 
 def _accuracy(reference: np.ndarray, prediction: np.ndarray) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,14 @@ RESERVED_KEYS = frozenset({"format", "format_version", "dt1d_version", "arrays",
 MAX_MANIFEST_BYTES = 16 * 2**20
 MAX_MEMBERS = 10_000
 MAX_TOTAL_BYTES = 4 * 2**30
+#: A member that unpacks to more than this many times its stored size (and to at
+#: least :data:`RATIO_FLOOR_BYTES`) is refused: dt1d stores arrays uncompressed, so
+#: only a crafted file (a "zip bomb") deflates that well.
+MAX_COMPRESSION_RATIO = 20
+RATIO_FLOOR_BYTES = 2**20
+#: Largest .npy header accepted (numpy writes a few hundred bytes).
+_MAX_NPY_HEADER = 2**16
+_MAX_NDIM = 32
 
 _ARRAY_DIR = "arrays/"
 _BLOB_DIR = "blobs/"
@@ -98,7 +106,7 @@ def _check_name(name: Any, kind: str) -> str:
     """Return a safe member name (letters, digits, ``_.-``; no paths) or raise."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise TwinFileError(
-            f"{kind} name {name!r} is not allowed: use letters, digits, '_', '.', '-' "
+            f"{kind} name {_short(name)} is not allowed: use letters, digits, '_', '.', '-' "
             "(no '/', not starting with '.' or '-', at most 200 characters)"
         )
     return name
@@ -182,11 +190,11 @@ def _read_manifest(archive: zipfile.ZipFile, where: str) -> dict[str, Any]:
     if not isinstance(body, dict) or body.get("format") != FORMAT_NAME:
         found = body.get("format") if isinstance(body, dict) else type(body).__name__
         raise TwinFileError(
-            f"{where}: manifest format is {found!r}, not {FORMAT_NAME!r}: not a dt1d twin file"
+            f"{where}: manifest format is {_short(found)}, not {FORMAT_NAME!r}: not a dt1d twin file"
         )
     version = body.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise TwinFileError(f"{where}: format_version {version!r} is not a positive integer")
+        raise TwinFileError(f"{where}: format_version {_short(version)} is not a positive integer")
     if version > FORMAT_VERSION:
         raise TwinFileError(
             f"{where}: written in twin-file format {version} by dt1d "
@@ -228,8 +236,18 @@ def _load_npy(data: bytes, name: str, where: str) -> np.ndarray:
     return np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
 
 
-def read_twin_file(path: str | os.PathLike[str]) -> TwinFile:
-    """Load a twin file, checking format, version and members; never unpickles anything."""
+def read_twin_file(
+    path: str | os.PathLike[str],
+    check_manifest: Callable[[dict[str, Any]], None] | None = None,
+) -> TwinFile:
+    """Load a twin file, checking format, version and members; never unpickles anything.
+
+    ``check_manifest`` (for example a model's schema) is called with the parsed
+    manifest after the format checks and before any array or blob is read, so a
+    file it refuses costs no more than its manifest. Every member's unpacked size
+    is checked first: against its stored size (:data:`MAX_COMPRESSION_RATIO`), and
+    for arrays against the dtype and shape the manifest declares.
+    """
     path = Path(path)
     where = str(path)
     try:
@@ -241,13 +259,15 @@ def read_twin_file(path: str | os.PathLike[str]) -> TwinFile:
         ) from None
     with archive:
         try:
-            return _read_members(archive, where)
+            return _read_members(archive, where, check_manifest)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
                 NotImplementedError) as err:
             raise TwinFileError(f"{where}: damaged or unsupported member ({err})") from None
 
 
-def _read_members(archive: zipfile.ZipFile, where: str) -> TwinFile:
+def _read_members(
+    archive: zipfile.ZipFile, where: str, check_manifest: Callable[[dict[str, Any]], None] | None
+) -> TwinFile:
     """Check the members of an open twin-file zip and load them."""
     infos = archive.infolist()
     names = [info.filename for info in infos]
@@ -258,6 +278,8 @@ def _read_members(archive: zipfile.ZipFile, where: str) -> TwinFile:
     total = sum(info.file_size for info in infos)
     if total > MAX_TOTAL_BYTES:
         raise TwinFileError(f"{where}: {total} bytes unpacked, over the limit")
+    for info in infos:
+        _check_ratio(info, where)
     body = _read_manifest(archive, where)
     array_names = [_check_stored_name(n, "array", where) for n in body["arrays"]]
     blob_names = [_check_stored_name(n, "blob", where) for n in body["blobs"]]
@@ -273,18 +295,101 @@ def _read_members(archive: zipfile.ZipFile, where: str) -> TwinFile:
     missing = sorted(expected - set(names))
     if missing:
         raise TwinFileError(f"{where}: members listed in the manifest are missing: {missing[:5]}")
-    arrays = {}
-    for name in array_names:
-        arrays[name] = _load_npy(archive.read(f"{_ARRAY_DIR}{name}.npy"), name, where)
-        listed = body["arrays"][name]
-        if (listed.get("dtype") != arrays[name].dtype.str
-                or listed.get("shape") != list(arrays[name].shape)):
+    declared = {name: _declared_array(name, body["arrays"][name], where) for name in array_names}
+    for name, (dtype, shape) in declared.items():
+        _check_member_size(archive.getinfo(f"{_ARRAY_DIR}{name}.npy"), name, dtype, shape, where)
+    for name in blob_names:
+        size = body["blobs"][name].get("bytes")
+        stored = archive.getinfo(f"{_BLOB_DIR}{name}").file_size
+        if isinstance(size, bool) or not isinstance(size, int) or size != stored:
             raise TwinFileError(
-                f"{where}: array {name!r} is {arrays[name].dtype.str} "
-                f"{list(arrays[name].shape)}, the manifest says {listed}"
+                f"{where}: blob {name!r} unpacks to {stored} bytes, the manifest says {size!r}"
             )
+    if check_manifest is not None:
+        check_manifest(body)
+    arrays = {}
+    for name, (dtype, shape) in declared.items():
+        member = f"{_ARRAY_DIR}{name}.npy"
+        with archive.open(member) as handle:
+            _check_npy_header(handle, name, dtype, shape, where)
+        arrays[name] = _load_npy(archive.read(member), name, where)
     blobs = {name: archive.read(f"{_BLOB_DIR}{name}") for name in blob_names}
     return TwinFile(manifest=body, arrays=arrays, blobs=blobs)
+
+
+def _check_ratio(info: zipfile.ZipInfo, where: str) -> None:
+    """Refuse a member that unpacks to far more than it stores (a zip bomb)."""
+    if (info.file_size >= RATIO_FLOOR_BYTES
+            and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1)):
+        raise TwinFileError(
+            f"{where}: member {info.filename!r} unpacks {info.compress_size} stored bytes to "
+            f"{info.file_size}, over {MAX_COMPRESSION_RATIO} times; dt1d writes arrays "
+            "uncompressed, so the file was crafted or damaged"
+        )
+
+
+def _declared_array(name: str, listed: Mapping[str, Any], where: str) -> tuple[np.dtype, tuple[int, ...]]:
+    """The dtype and shape the manifest declares for array ``name``, checked."""
+    dtype_str, shape = listed.get("dtype"), listed.get("shape")
+    try:
+        if not isinstance(dtype_str, str) or len(dtype_str) > 16:
+            raise TypeError
+        dtype = np.dtype(dtype_str)
+    except (TypeError, ValueError):
+        raise TwinFileError(
+            f"{where}: array {name!r} declares dtype {_short(dtype_str)}, not a numpy dtype"
+        ) from None
+    if dtype.hasobject or dtype.kind not in "biufcSUmM" or dtype.fields is not None:
+        raise TwinFileError(
+            f"{where}: array {name!r} declares dtype {dtype_str!r}; twin files hold numbers, "
+            "booleans and fixed-width text only"
+        )
+    if (not isinstance(shape, list) or len(shape) > _MAX_NDIM
+            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+        raise TwinFileError(
+            f"{where}: array {name!r} declares shape {_short(shape)}; a shape is a list of "
+            f"at most {_MAX_NDIM} non-negative integers"
+        )
+    return dtype, tuple(shape)
+
+
+def _check_member_size(
+    info: zipfile.ZipInfo, name: str, dtype: np.dtype, shape: tuple[int, ...], where: str
+) -> None:
+    """The member must hold a .npy header plus exactly the declared data, before it is read."""
+    expected = math.prod(shape) * dtype.itemsize
+    if expected > MAX_TOTAL_BYTES or not expected <= info.file_size <= expected + _MAX_NPY_HEADER:
+        raise TwinFileError(
+            f"{where}: array {name!r} declares {dtype.str} {list(shape)} ({expected} bytes) but "
+            f"its member unpacks to {info.file_size} bytes"
+        )
+
+
+def _check_npy_header(
+    handle: Any, name: str, dtype: np.dtype, shape: tuple[int, ...], where: str
+) -> None:
+    """Read only the .npy header and compare it with the manifest's declaration."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            found_shape, _, found_dtype = np.lib.format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            found_shape, _, found_dtype = np.lib.format.read_array_header_2_0(handle)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as err:
+        raise TwinFileError(f"{where}: array {name!r} is not a valid .npy ({err})") from None
+    if found_dtype != dtype or tuple(found_shape) != shape:
+        raise TwinFileError(
+            f"{where}: array {name!r} is {found_dtype.str} {list(found_shape)}, the manifest "
+            f"says {dtype.str} {list(shape)}"
+        )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters so hostile input cannot flood a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_stored_name(name: str, kind: str, where: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from dt1d.core import _state_checks as checks
 from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients
 
@@ -51,10 +52,18 @@ class PersistenceModel(ParamsMixin, BaseModel, name="persistence"):
     def __init__(self, max_gap_min: int = 0) -> None:
         self.max_gap_min = max_gap_min
 
+    def _check_params(self) -> None:
+        if (isinstance(self.max_gap_min, bool) or not isinstance(self.max_gap_min, (int, np.integer))
+                or self.max_gap_min < 0):
+            raise ValueError(f"max_gap_min must be a non-negative integer of minutes, got {self.max_gap_min!r}")
+
+    def _check_stored_state(self, state: dict[str, Any], arrays: checks.ArraySpecs) -> None:
+        checks.check_keys(state, arrays, ("horizons_", "multi_output_"), ())
+        checks.check_bool(state, "multi_output_")
+
     def fit(self, X: pd.DataFrame, y: pd.Series | pd.DataFrame | None = None, **kwargs: Any) -> PersistenceModel:
         """Record the horizons of ``y`` (default one 30-minute horizon); nothing to learn."""
-        if not isinstance(self.max_gap_min, (int, np.integer)) or self.max_gap_min < 0:
-            raise ValueError(f"max_gap_min must be a non-negative integer of minutes, got {self.max_gap_min!r}")
+        self._check_params()
         if y is None:
             self.horizons_, self.multi_output_ = [30], False
         else:
@@ -99,6 +108,21 @@ class LinearModel(ParamsMixin, BaseModel, name="linear"):
             raise ValueError(f"lags must be a positive integer number of samples, got {self.lags!r}")
         if not np.isfinite(self.alpha) or self.alpha < 0:
             raise ValueError(f"alpha must be a finite non-negative number, got {self.alpha!r}")
+
+    def _check_stored_state(self, state: dict[str, Any], arrays: checks.ArraySpecs) -> None:
+        """Shapes follow from ``lags`` and the horizons; nothing else is stored."""
+        checks.check_keys(state, arrays, ("step_min_", "horizons_", "multi_output_"),
+                          ("feature_mean_", "feature_scale_", "coef_", "intercept_"))
+        n_feat, k = len(_FEATURES) * int(self.lags), len(state.get("horizons_", [30]))
+        checks.check_shape(arrays, "feature_mean_", n_feat)
+        checks.check_shape(arrays, "feature_scale_", n_feat)
+        checks.check_shape(arrays, "coef_", n_feat, k)
+        checks.check_shape(arrays, "intercept_", k)
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        checks.check_finite(state, "feature_mean_", "coef_", "intercept_")
+        checks.check_finite(state, "feature_scale_", positive=True)
+        super()._set_state(state)
 
     def _design(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Lagged features ``(n, lags * 3)`` (NaN where history is short) and current glucose."""

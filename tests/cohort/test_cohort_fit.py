@@ -193,3 +193,59 @@ def test_an_error_in_the_progress_callback_propagates_without_retries():
     with pytest.raises(ValueError, match="my progress display broke"):
         fit_twins(cohort(3), "persistence", backend="serial", progress=broken)
     assert calls == [1]
+
+
+def _changed(records, pid, change):
+    parts = []
+    for key, frame in records.groupby("patient_id", sort=False):
+        parts.append(change(frame.copy()) if key == pid else frame)
+    return pd.concat(parts)
+
+
+def _doubled(frame):
+    later = frame.copy()
+    later.index = later.index + (frame.index[-1] - frame.index[0]) + (frame.index[1] - frame.index[0])
+    return pd.concat([frame, later])
+
+
+def _one_reading(frame):
+    frame.iloc[100, frame.columns.get_loc("glucose")] += 1.0
+    return frame
+
+
+def _one_time(frame):
+    return frame.drop(frame.index[-1])
+
+
+def _as_float(frame):
+    frame["carbs"] = frame["carbs"].astype("float32")
+    return frame
+
+
+@pytest.mark.parametrize("change", [_doubled, _one_reading, _one_time, _as_float])
+def test_resume_refits_a_patient_whose_data_changed(tmp_path, change):
+    records = cohort(3)
+    fit_twins(records, "linear", {"lags": 6}, backend="serial", out_dir=tmp_path)
+    changed = _changed(records, "p1", change)
+    table = fit_twins(changed, "linear", {"lags": 6}, backend="serial", out_dir=tmp_path, resume=True)
+    assert table["resumed"].tolist() == [True, False, True]
+    n_new = len(changed[changed["patient_id"] == "p1"])
+    assert table["rows"].tolist() == [576, n_new, 576]
+    assert DigitalTwin.load(tmp_path / "p1.dt1d").data_summary_["rows"] == n_new
+    expected = direct_predictions(changed, "linear", {"lags": 6})
+    np.testing.assert_array_equal(twin_predictions(table, changed)["p1"], expected["p1"])
+    # a second resume on the same data reuses every twin
+    again = fit_twins(changed, "linear", {"lags": 6}, backend="serial", out_dir=tmp_path, resume=True)
+    assert again["resumed"].tolist() == [True, True, True]
+
+
+def test_resume_refits_a_twin_without_a_fingerprint(tmp_path):
+    records = cohort(2)
+    fit_twins(records, "linear", backend="serial", out_dir=tmp_path)
+    path = tmp_path / "p0.dt1d"
+    twin = DigitalTwin.load(path)
+    del twin.data_summary_["fingerprint"]
+    twin.save(path)  # as written by a dt1d that did not fingerprint
+    table = fit_twins(records, "linear", backend="serial", out_dir=tmp_path, resume=True)
+    assert table["resumed"].tolist() == [False, True]
+    assert "fingerprint" in DigitalTwin.load(path).data_summary_

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,9 @@ def test_b12_property_padded_or_blank_names_raise_registration_error(core, pad, 
     st.text(min_size=1, max_size=20).filter(
         lambda s: (
             s.strip() == s
+            # control, format and other invisible characters are refused (issue 12)
+            and not any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp")
+                        for c in s)
             and normalize_name(s) not in {normalize_name(k) for k in list_available_models()}
         )
     )

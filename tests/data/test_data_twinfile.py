@@ -346,7 +346,7 @@ def test_npy_header_claiming_more_data_than_stored(tmp_path):
     manifest = _manifest(arrays={"a": {"dtype": "<f8", "shape": [10**9]}})
     path = _zip(tmp_path / "m.dt1d", {"manifest.json": manifest,
                                       "arrays/a.npy": buffer.getvalue()})
-    with pytest.raises(TwinFileError, match="header says 8000000000"):
+    with pytest.raises(TwinFileError, match=r"declares <f8 \[1000000000\] \(8000000000 bytes\)"):
         read_twin_file(path)
 
 
@@ -382,7 +382,7 @@ def test_object_array_holding_a_pickle_is_refused_and_never_run(tmp_path):
     manifest = _manifest(arrays={"coef_": {"dtype": "|O", "shape": [1]}})
     path = _zip(tmp_path / "e.dt1d", {"manifest.json": manifest,
                                       "arrays/coef_.npy": _npy(evil, allow_pickle=True)})
-    with pytest.raises(TwinFileError, match="pickled objects"):
+    with pytest.raises(TwinFileError, match="numbers, booleans and fixed-width text only"):
         read_twin_file(path)
     assert not marker.exists()
     # the crafted member really is a live pickle: numpy runs it when allowed to
@@ -395,9 +395,9 @@ def test_object_array_holding_a_pickle_is_refused_and_never_run(tmp_path):
 def test_raw_pickle_members_are_refused_and_never_run(tmp_path, member):
     marker = tmp_path / "pwned"
     arrays = {"coef_": {"dtype": "<f8", "shape": [1]}} if member.startswith("arrays") else {}
-    blobs = {"state": {"bytes": 1}} if member.startswith("blobs") else {}
-    members = {"manifest.json": _manifest(arrays=arrays, blobs=blobs),
-               member: pickle.dumps(_MakesMarker(marker))}
+    payload = pickle.dumps(_MakesMarker(marker))
+    blobs = {"state": {"bytes": len(payload)}} if member.startswith("blobs") else {}
+    members = {"manifest.json": _manifest(arrays=arrays, blobs=blobs), member: payload}
     if member.startswith("blobs"):
         twin = read_twin_file(_zip(tmp_path / "p.dt1d", members))
         assert twin.blobs["state"] == members[member]  # bytes handed back, never unpickled

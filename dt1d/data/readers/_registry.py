@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from dt1d.exceptions import ReaderError
+from dt1d.exceptions import Dt1dError, ReaderError
 
 logger = logging.getLogger(__name__)
 
@@ -175,16 +175,41 @@ def read(path: str | os.PathLike[str], format: str = "auto", **options: Any) -> 
             reader = get_reader(format)
         except ValueError as exc:
             raise ReaderError(source, str(exc), field="format") from None
-        return reader.read(source, **options)
+        return _run(reader, source, options)
     head = _head(source)
     tried = []
     for reader in _ordered():
         tried.append(reader.name)
         if _sniffs(reader, source, head):
             logger.info("%s: read as %s", source, reader.name)
-            return reader.read(source, **options)
+            return _run(reader, source, options)
     raise ReaderError(
         source,
         f"is in none of the formats tried ({', '.join(tried)})",
         fix="pass format= naming the reader, or map the columns with read_csv(columns=...)",
     )
+
+
+def _run(reader: Reader, source: Path, options: dict[str, Any]) -> pd.DataFrame:
+    """``reader.read(source)``, with any failure it did not foresee as a ``ReaderError``.
+
+    dt1d's own errors pass unchanged. Anything else a parser raises on strange
+    input (a csv field limit, a recursion limit, an overflow, an unknown time
+    zone...) becomes a one-line ``ReaderError`` naming the file and the
+    reader, with the original exception chained as its cause, so ``dt1d -v``
+    and a debugger still show where it came from.
+    """
+    try:
+        return reader.read(source, **options)
+    except Dt1dError:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        if len(text) > 200:
+            text = text[:197] + "..."
+        raise ReaderError(
+            source,
+            f"could not be read as {reader.name} ({type(exc).__name__}: {text})",
+            fix="check that the file is a complete, unedited export; if it is, please report this",
+        ) from exc
+

@@ -19,7 +19,9 @@ exercise, sleep, ...) are skipped.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -35,8 +37,13 @@ from dt1d.data.readers._common import (
     _step_ns,
     _to_utc_ns,
 )
+from dt1d.data.readers._safexml import UnsafeXMLError, parse_xml
+from dt1d.exceptions import PlausibilityWarning
 
 __all__ = ["read_ohio"]
+
+#: Body weights accepted from a file, in kg (as the mechanistic model's range).
+BODY_WEIGHT_KG = (2.0, 400.0)
 
 _TS_FORMAT = "%d-%m-%Y %H:%M:%S"
 _NS_PER_MIN = 60_000_000_000
@@ -105,10 +112,10 @@ def _parse(path: Any) -> ET.Element:
             raw = handle.read()
     except OSError as exc:
         raise ReaderError(path, f"cannot be read: {exc.strerror or exc}") from exc
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise ReaderError(path, "contains a DTD or entity declarations, which are not read")
     try:
-        root = ET.fromstring(raw)
+        root = parse_xml(raw)
+    except UnsafeXMLError as exc:
+        raise ReaderError(path, f"is refused: {exc} (nothing in OhioT1DM needs one)") from None
     except ET.ParseError as exc:
         raise ReaderError(path, f"is not well-formed XML: {exc}") from exc
     if root.tag != "patient":
@@ -232,12 +239,33 @@ def read_ohio(path: str | os.PathLike[str], *, step: Any = "5min") -> pd.DataFra
     out = _finish(record, os.fspath(path), step_ns=step_ns)
     if root.get("id") is not None:
         out.attrs["patient_id"] = root.get("id")
-    weight = root.get("weight")
-    if weight not in (None, ""):
-        try:
-            out.attrs["body_weight_kg"] = float(weight)
-        except ValueError:
-            raise ReaderError(
-                path, f"weight {_quote(weight)} is not a number", record="<patient>", field="weight"
-            ) from None
+    weight = _body_weight(root.get("weight"), path)
+    if weight is not None:
+        out.attrs["body_weight_kg"] = weight
     return out
+
+
+def _body_weight(text: str | None, path: Any) -> float | None:
+    """The patient's weight in kg, or None when absent or a missing-value code.
+
+    OhioT1DM files write an unknown weight as a placeholder (``-99``, ``0``);
+    such a value, or one outside the range a person can weigh, is not a body
+    weight: it is dropped with a ``PlausibilityWarning`` naming the file.
+    """
+    if text is None or text.strip() == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ReaderError(
+            path, f"weight {_quote(text)} is not a number", record="<patient>", field="weight"
+        ) from None
+    low, high = BODY_WEIGHT_KG
+    if not (math.isfinite(value) and low < value <= high):
+        warnings.warn(
+            f"{os.fspath(path)}: <patient> weight {_quote(text)} is not a body weight in "
+            f"({low:g}, {high:g}] kg (a missing-value code?); body_weight_kg is not set",
+            PlausibilityWarning, stacklevel=3,
+        )
+        return None
+    return value

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dt1d.core._state_checks import check_keys
 from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import DataValidationError, horizons_of, infer_step, make_target, validate
 from dt1d.exceptions import NotFittedError
@@ -39,6 +40,25 @@ logger = logging.getLogger(__name__)
 _INPUT_COLUMNS = ("glucose", "insulin", "carbs")
 _BLOB = "lstm_state_dict"
 _HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "learning_rate", "seconds")
+_LSTM_STATE_JSON = frozenset({"step_min_", "feature_columns_", "horizons_", "multi_output_",
+                              "fine_tuned_", "n_train_windows_", "n_val_windows_"})
+_LSTM_STATE_ARRAYS = frozenset({"feature_mean_", "feature_std_", "target_scale_", "history_"})
+_MAX_HISTORY = 1_000_000
+
+
+def lstm_weight_shapes(n_features: int, hidden: int, layers: int, n_outputs: int) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes of :class:`~dt1d.models.lstm._net.LSTMNet` (torch's LSTM layout)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(layers):
+        inputs = n_features if layer == 0 else hidden
+        shapes[f"lstm.weight_ih_l{layer}"] = (4 * hidden, inputs)
+        shapes[f"lstm.weight_hh_l{layer}"] = (4 * hidden, hidden)
+        shapes[f"lstm.bias_ih_l{layer}"] = (4 * hidden,)
+        shapes[f"lstm.bias_hh_l{layer}"] = (4 * hidden,)
+    shapes["head.weight"] = (n_outputs, hidden)
+    shapes["head.bias"] = (n_outputs,)
+    return shapes
+
 
 #: Called once per epoch with a dict: epoch, epochs, train_loss, val_loss, learning_rate, seconds.
 EpochCallback = Callable[[dict[str, Any]], Any]
@@ -116,6 +136,7 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
     """
 
     tags = frozenset({"needs_torch", "multi_horizon", "population"})
+    _stored_blobs = frozenset({_BLOB})  # how files written before the weight arrays held them
 
     def __init__(
         self,
@@ -439,15 +460,22 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
                 for row in np.asarray(history)
             ]
 
-    def _get_blobs(self) -> dict[str, bytes]:
+    def _get_weights(self) -> dict[str, np.ndarray]:
+        """The network's weights as plain float arrays (saved as ``.npy``, never pickled)."""
         net = self.__dict__.get("network_")
         if net is None:
             return {}
-        from dt1d.models.lstm._net import state_dict_to_bytes
+        return {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
 
-        return {_BLOB: state_dict_to_bytes(net)}
+    def _set_weights(self, weights: dict[str, np.ndarray]) -> None:
+        if not weights:
+            return
+        import torch
+
+        self._install_network({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
 
     def _set_blobs(self, blobs: dict[str, bytes]) -> None:
+        """Weights of files written before they were stored as arrays (a torch state dict)."""
         unknown = sorted(set(blobs) - {_BLOB})
         if unknown:
             raise ValueError(f"unexpected blobs {unknown} in an LSTM twin file (expected {_BLOB!r})")
@@ -455,7 +483,11 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
             return
         from dt1d.models.lstm import _net as net_mod
 
-        state = net_mod.state_dict_from_bytes(blobs[_BLOB])
+        self._install_network(net_mod.state_dict_from_bytes(blobs[_BLOB]))
+
+    def _install_network(self, state: dict[str, Any]) -> None:
+        from dt1d.models.lstm import _net as net_mod
+
         net = net_mod.LSTMNet(
             N_FEATURES, int(self.hidden_size), int(self.num_layers), float(self.dropout), len(self.horizons_)
         )
@@ -465,6 +497,51 @@ class LSTMModel(ParamsMixin, BaseModel, name="lstm"):
             raise ValueError(f"the stored LSTM weights do not fit the stored parameters: {exc}") from None
         net.eval()
         self.network_ = net
+
+    def _check_stored_state(
+        self, state: dict[str, Any], arrays: dict[str, tuple[np.dtype, tuple[int, ...]]]
+    ) -> None:
+        """Known keys with their types, and array shapes that follow from the parameters."""
+        check_keys(state, arrays, _LSTM_STATE_JSON, _LSTM_STATE_ARRAYS)
+        for key in ("multi_output_", "fine_tuned_"):
+            if key in state and not isinstance(state[key], bool):
+                raise ValueError(f"{key} is {state[key]!r:.40}; expected true or false")
+        for key in ("n_train_windows_", "n_val_windows_"):
+            value = state.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key} is {value!r:.40}; expected a count")
+        columns = state.get("feature_columns_", [])
+        if not isinstance(columns, list) or not set(columns) <= set(_INPUT_COLUMNS) \
+                or len(set(columns)) != len(columns):
+            raise ValueError(f"feature_columns_ is {columns!r:.80}; expected names from {_INPUT_COLUMNS}")
+        k = len(state.get("horizons_", [30]))
+        expected: dict[str, tuple[int, ...]] = {
+            "feature_mean_": (N_FEATURES,), "feature_std_": (N_FEATURES,), "target_scale_": (k,),
+        }
+        for key, shape in expected.items():
+            if key in arrays and arrays[key][1] != shape:
+                raise ValueError(f"{key} has shape {list(arrays[key][1])}, expected {list(shape)}")
+        if "history_" in arrays:
+            shape = arrays["history_"][1]
+            if len(shape) != 2 or shape[1] != len(_HISTORY_COLUMNS) or shape[0] > _MAX_HISTORY:
+                raise ValueError(
+                    f"history_ has shape {list(shape)}, expected [epochs <= {_MAX_HISTORY}, "
+                    f"{len(_HISTORY_COLUMNS)}]"
+                )
+        weights = {k_[len("weights."):]: v for k_, v in arrays.items() if k_.startswith("weights.")}
+        if weights:
+            want = lstm_weight_shapes(N_FEATURES, int(self.hidden_size), int(self.num_layers), k)
+            if set(weights) != set(want):
+                raise ValueError(
+                    f"the LSTM weights are {sorted(weights)[:4]}...; a network with these "
+                    f"parameters has {sorted(want)}"
+                )
+            for name, (dtype, shape) in weights.items():
+                if shape != want[name] or dtype.kind != "f":
+                    raise ValueError(
+                        f"weight {name} is {dtype.str} {list(shape)}, the parameters need a "
+                        f"float {list(want[name])}"
+                    )
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -227,8 +227,20 @@ def state_dict_to_bytes(net: nn.Module) -> bytes:
 def state_dict_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
     """Weights saved by :func:`state_dict_to_bytes`; tensors only, mapped to CPU (no pickle code)."""
     import io
+    import warnings
 
-    state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    try:
+        # torch's restricted loader: it builds tensors and plain containers only and
+        # refuses any other pickled object instead of running it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its protocol notes speak of loading modes
+            state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception:  # noqa: BLE001 - any failure means the blob is not plain weights
+        # torch's own message advises a loading mode that would run the payload: not shown.
+        raise ValueError(
+            "the LSTM weights blob is not a plain tensor state dict (it is damaged or holds "
+            "other pickled objects); refusing to load it"
+        ) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError("the LSTM weights blob is not a state dict of tensors")
     return state

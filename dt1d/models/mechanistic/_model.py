@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dt1d.core import _state_checks as checks
 from dt1d.core.base import BaseModel, ParamsMixin
 from dt1d.data import horizons_of, infer_step, iter_patients, validate
 from dt1d.exceptions import ConvergenceWarning, ForecastRangeWarning
@@ -56,6 +57,14 @@ _FLUX_HALF_LIFE_MIN = 15.0
 _BIAS_HALF_LIFE_MIN = 90.0
 #: Allowed ranges of the person's settings: body weight [kg] and basal insulin [U/h].
 BODY_WEIGHT_RANGE_KG = (2.0, 400.0)
+_MECH_STATE_JSON = frozenset({
+    "basal_u_per_h_", "body_weight_kg_", "fit_report_", "horizons_", "multi_output_", "params_",
+    "params_log_std_", "params_std_", "sensor_sd_mg_dl_", "step_min_",
+})
+_MECH_STATE_ARRAYS = frozenset({
+    "correction_coef_", "correction_intercept_", "fitted_glucose_", "initial_state_",
+    "param_matrix_", "posterior_", "theta_", "theta_cov_",
+})
 BASAL_RANGE_U_PER_H = (0.0, 20.0)
 #: Largest what-if scale of bolus, basal or carbs in ``simulate``.
 MAX_WHAT_IF_SCALE = 10.0
@@ -159,6 +168,44 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         _insulin.resolve_tmax_min(self.long_acting)
+
+    def _check_stored_state(self, state: dict[str, Any], arrays: checks.ArraySpecs) -> None:
+        """Known keys, physical ranges, and shapes that follow from the model's layout."""
+        from dt1d.physiology.layout import N_PARAMS, N_STATES
+
+        checks.check_keys(state, arrays, _MECH_STATE_JSON, _MECH_STATE_ARRAYS)
+        checks.check_bool(state, "multi_output_")
+        checks.check_number(state, "body_weight_kg_", *BODY_WEIGHT_RANGE_KG, low_open=True)
+        checks.check_number(state, "basal_u_per_h_", *BASAL_RANGE_U_PER_H)
+        checks.check_number(state, "step_min_", 1, 15, integer=True)
+        checks.check_number(state, "sensor_sd_mg_dl_", 0, 1000, low_open=True)
+        for key in ("params_", "params_std_", "params_log_std_"):
+            value = state.get(key, {})
+            if not isinstance(value, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()
+            ):
+                raise ValueError(f"{key} must map parameter names to numbers")
+        if not isinstance(state.get("fit_report_", {}), dict):
+            raise ValueError("fit_report_ must be an object")
+        windows = len(SENSITIVITY_WINDOWS_H) if self.time_of_day else 1
+        checks.check_shape(arrays, "initial_state_", N_STATES)
+        checks.check_shape(arrays, "param_matrix_", windows, N_PARAMS)
+        n_theta = arrays["theta_"][1][0] if "theta_" in arrays and arrays["theta_"][1] else None
+        checks.check_shape(arrays, "theta_", None)
+        if n_theta is not None and n_theta > 10 * N_PARAMS:
+            raise ValueError(f"theta_ has {n_theta} entries; the model has at most {10 * N_PARAMS}")
+        checks.check_shape(arrays, "theta_cov_", n_theta, n_theta)
+        checks.check_shape(arrays, "posterior_", None, n_theta)
+        k = len(state.get("horizons_", [30]))
+        checks.check_shape(arrays, "correction_coef_", k, None)
+        checks.check_shape(arrays, "correction_intercept_", k)
+        checks.check_shape(arrays, "fitted_glucose_", None)
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        checks.check_finite(state, "param_matrix_", "theta_", "initial_state_")
+        if "initial_state_" in state and (np.asarray(state["initial_state_"]) < 0).any():
+            raise ValueError("initial_state_ holds negative amounts; a fitted model never stores them")
+        super()._set_state(state)
 
     def _single_record(self, X: pd.DataFrame) -> pd.DataFrame:
         """The validated record of one person; a cohort is refused, and long-acting
