@@ -182,8 +182,9 @@ def test_servings_need_grams_per_serving():
         read_libreview(path)
     record = read_libreview(path, grams_per_serving=12)
     assert record["carbs"].sum() == pytest.approx(12 * truth["servings"])
-    with pytest.raises(ReaderError, match="grams_per_serving"):
-        read_libreview(path, grams_per_serving=-1)
+    for bad in (-1, 0, True, "12"):
+        with pytest.raises(ReaderError, match="grams_per_serving"):
+            read_libreview(path, grams_per_serving=bad)
 
 
 def test_dst_fall_back_with_tz():
@@ -227,7 +228,11 @@ def test_exact_duplicates_are_read_once(tmp_path, caplog):
         ),
         (
             _row("14-03-2024 10:17", "1"),
-            r"line 4: field 'Historic Glucose mg/dL': value is missing",
+            r"line 4: field 'Scan Glucose mg/dL': value is missing",
+        ),
+        (
+            _row("14-03-2024 10:17", "1", scan="HIGH!"),
+            r"line 4: field 'Scan Glucose mg/dL': value 'HIGH!'",
         ),
         (
             _row("32-03-2024 10:17", "0", historic="100"),

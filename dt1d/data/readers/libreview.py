@@ -412,8 +412,10 @@ def read_libreview(
     except ValueError as exc:
         raise ReaderError(source, str(exc), field="step") from None
     tz = _check_tz(tz, source)
-    if grams_per_serving is not None and not (
-        isinstance(grams_per_serving, (int, float)) and 0 < grams_per_serving <= 100
+    if grams_per_serving is not None and (
+        isinstance(grams_per_serving, bool)
+        or not isinstance(grams_per_serving, (int, float))
+        or not 0 < grams_per_serving <= 100
     ):
         raise ReaderError(
             source,
@@ -495,14 +497,6 @@ def read_libreview(
             record=labels[int(glucose_rows[i])],
             field=col["type"],
         )
-    values = pd.Series(
-        np.where(
-            is_scan,
-            table[scan_col].iloc[keep[glucose_rows]].astype(str).to_numpy() if scan_col else "",
-            table[hist_col].iloc[keep[glucose_rows]].astype(str).to_numpy() if hist_col else "",
-        ),
-        dtype=object,
-    )
     numeric_cols = [
         c
         for c in (
@@ -524,17 +518,20 @@ def read_libreview(
         [labels] * len(numeric_cols),
         decimal,
     )
-    g_labels = every.subset(keep[glucose_rows])
     scale = MGDL_PER_MMOLL if unit == "mmol/L" else 1.0
-    mgdl = _numbers(
-        values,
-        source,
-        hist_col or scan_col,
-        g_labels,
-        special=_SPECIAL,
-        allow_missing=False,
-        decimal_comma=comma,
-    )
+    mgdl = np.empty(glucose_rows.size)
+    for which, column in ((~is_scan, hist_col), (is_scan, scan_col)):
+        if which.any():
+            rows = keep[glucose_rows[which]]
+            mgdl[which] = _numbers(
+                table[column].iloc[rows],
+                source,
+                column,
+                every.subset(rows),
+                special=_SPECIAL,
+                allow_missing=False,
+                decimal_comma=comma,
+            )
     low, high = mgdl == -1.0, mgdl == -2.0
     mgdl *= scale
     mgdl[low], mgdl[high] = LIBRE_LOW_MGDL, LIBRE_HIGH_MGDL
