@@ -6,7 +6,8 @@ time CGM active, the glucose statistics with their targets, the time-in-ranges
 bar, the AGP percentile curve by time of day and the daily profiles.
 :func:`agp_figure` returns the same page as a matplotlib Figure and
 :func:`agp_summary` the numbers on it (each a :func:`dt1d.metrics.glycaemic_outcomes`
-value). Needs matplotlib (``pip install dt1d[plot]``), imported when a report is drawn.
+value). With ``twin=`` a second page shows a fitted twin's forecast accuracy,
+its forecasts and replay against the CGM and, with ``what_if=``, one what-if. Needs matplotlib (``pip install dt1d[plot]``), imported when a report is drawn.
 """
 
 from dt1d.exceptions import ReportError
