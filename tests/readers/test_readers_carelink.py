@@ -303,3 +303,10 @@ def test_damaged_files_give_a_record_or_a_reader_error(tmp_path_factory, data):
     except ReaderError:
         return
     assert isinstance(record, pd.DataFrame) and len(record) > 0
+
+
+def test_pump_clock_changes_are_kept_not_applied(tmp_path):
+    path = _edit(tmp_path, MGDL, ",2024/03/01,03:30:00,,", ",2024/03/01,03:30:00,2024/03/01 04:30:00,")
+    record = read_carelink(path)
+    assert _step(record, "03:30")["carelink_new_device_time"] == "2024/03/01 04:30:00"
+    pd.testing.assert_index_equal(record.index, read_carelink(MGDL).index)

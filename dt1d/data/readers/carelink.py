@@ -27,7 +27,8 @@ once. The daily totals of the aggregated auto-insulin section cannot be
 placed in time: they are kept as ``auto_insulin_daily`` (U, at the day's
 first step), never added into ``insulin``. Other columns with values are
 kept as ``carelink_<name>`` columns (numbers: mean per step; text: the step's
-distinct values joined by ``"; "``).
+distinct values joined by ``"; "``). Pump clock changes (``New Device Time``)
+are kept that way too, not applied to the times.
 """
 
 from __future__ import annotations
