@@ -45,7 +45,7 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}  # .rst: the generated gallery
 root_doc = "index"
-exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store", "auto_examples/**/*.ipynb",
+exclude_patterns = ["_build", "_ext", "_tools", "Thumbs.db", ".DS_Store", "auto_examples/**/*.ipynb",
                     "auto_examples/**/*.py", "auto_examples/**/*.zip", "auto_examples/**/*.json"]
 
 # -- MyST (markdown) -----------------------------------------------------------------
@@ -72,9 +72,10 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"[\\/]plot_",  # every plot_*.py runs
     "image_scrapers": ("dt1d_gallery",),  # dt1d.plots figures are not pyplot's
-    # Sections in the order a new user meets the ideas.
+    # Sections in the order a new user meets the ideas; sphinx-gallery matches
+    # these paths relative to this folder (docs/), so absolute ones never match.
     "subsection_order": [
-        str(_ROOT / "examples" / name)
+        os.path.join("..", "examples", name)
         for name in ("simulation", "twins", "evaluation", "cohorts", "rl", "extending")
     ]
     + ["*"],  # then any other section, alphabetically
@@ -106,6 +107,8 @@ html_css_files = ["dt1d.css"]
 html_theme_options = {
     "logo": {"text": f"dt1d {release}"},
     "navbar_end": ["theme-switcher"],
+    # Few enough links that the navigation bar fits on one line at 1280 px.
+    "header_links_before_dropdown": 4,
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import html.parser
+import importlib.util
 import json
 import os
 import re
@@ -27,6 +28,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "examples"
+
+
+def _sphinx_build_args(out: Path) -> list[str]:
+    """The build's arguments, from docs/_tools/browser_check.py (``make docs-check`` builds the same way)."""
+    spec = importlib.util.spec_from_file_location("dt1d_docs_build_args", DOCS / "_tools" / "browser_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.sphinx_build_args(out)
 
 
 # Runs sphinx-build's own entry point, then reports which heavy modules the build imported.
@@ -44,10 +55,7 @@ def build(tmp_path_factory) -> tuple[Path, list[str]]:
     """Build the site once for this module: (html folder, heavy modules the build imported)."""
     out = tmp_path_factory.mktemp("docs")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    args = [
-        "-W", "--keep-going", "-b", "html", "-j", "1", "-q",
-        "-d", str(out / "doctrees"), str(DOCS), str(out / "html"),
-    ]
+    args = _sphinx_build_args(out)
     proc = subprocess.run(
         [sys.executable, "-c", _BUILD, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
@@ -105,6 +113,14 @@ def test_every_example_ran_with_its_figure_and_printed_output(built_site: Path, 
     images = [src for src in _Page.parse(page).images if "sphx_glr_" + example.stem in src]
     assert images, f"{example.name} drew no figure"
     assert "sphx-glr-script-out" in text, f"{example.name} printed nothing"
+
+
+def test_gallery_sections_come_in_the_configured_order(built_site: Path) -> None:
+    """conf.py's subsection_order holds: simulation first, then twins, then evaluation."""
+    text = (built_site / "auto_examples" / "index.html").read_text(encoding="utf-8")
+    first = [text.find(f'href="{name}/index.html"') for name in ("simulation", "twins", "evaluation")]
+    assert all(pos >= 0 for pos in first), first
+    assert first == sorted(first), "gallery sections are not in the order of conf.py's subsection_order"
 
 
 def test_the_landing_page_shows_three_figures(built_site: Path) -> None:
