@@ -3,7 +3,8 @@
 ``make docs-check`` runs this script: it builds the site (the same
 ``sphinx-build`` command as tests/docs/test_docs_build.py, warnings as errors),
 serves it on a free localhost port with ``python -m http.server``, and renders
-the landing page and the gallery index in headless Chromium. A page fails when
+the landing page, the gallery index and the guide pages with figures in
+headless Chromium. A page fails when
 any of its ``<img>`` did not load in the browser (``naturalWidth`` 0) or when it
 shows fewer figures (loaded, visible images from the site's ``_images/``) than
 it should.
@@ -44,9 +45,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
+#: Guide pages that show a result, each with at least one figure drawn when the
+#: site is built (a ``plot`` directive or a gallery figure); the docs build test
+#: checks them too.
+GUIDE_PAGES_WITH_FIGURES: tuple[str, ...] = (
+    "getting_started", "simulation", "mechanistic", "evaluation", "cohort", "rl", "model_registry", "readers",
+)
+
 #: The pages checked by default and the fewest figures each must show: the
-#: landing page's three pictures and one thumbnail per gallery example (at least 8).
-PAGES: dict[str, int] = {"index.html": 3, "auto_examples/index.html": 8}
+#: landing page's three pictures, one thumbnail per gallery example (at least
+#: 8), and the guide pages' figures.
+PAGES: dict[str, int] = {
+    "index.html": 3,
+    "auto_examples/index.html": 8,
+    **{f"{page}.html": 1 for page in GUIDE_PAGES_WITH_FIGURES},
+}
 
 #: Names under which Debian, Ubuntu and Google ship the browser; CHROMIUM overrides.
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
