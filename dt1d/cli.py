@@ -303,15 +303,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Names of ``--controller`` and ``--handler`` (dt1d.sim's CONTROLLERS and HANDLERS; kept
+#: here so that building the parser imports no simulator).
+_CONTROLLER_NAMES = ("basal-bolus", "pid", "openaps", "mpc")
+_HANDLER_NAMES = ("bolus-calculator", "correction", "hypo")
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     twin = _load_twin(args.twin)
     record = _read_record(args.data, args.format)
-    result = twin.simulate(
-        record,
-        bolus_scale=args.scale_bolus,
-        basal_scale=args.scale_basal,
-        meal_shift_min=args.shift_meals,
-    )
+    kwargs: dict[str, object] = {"meal_shift_min": args.shift_meals}
+    if args.controller is not None:
+        from dt1d.sim.controllers import CONTROLLERS
+
+        if args.scale_bolus != 1.0 or args.scale_basal != 1.0:
+            raise CLIError("--controller decides the insulin: drop --scale-bolus and --scale-basal")
+        kwargs["controller"] = CONTROLLERS[args.controller]()
+    else:
+        kwargs.update(bolus_scale=args.scale_bolus, basal_scale=args.scale_basal)
+    if args.handler:
+        from dt1d.sim.handlers import HANDLERS
+
+        kwargs["handlers"] = [HANDLERS[name]() for name in args.handler]
+    result = twin.simulate(record, **kwargs)
     _write_record(result, args.output)
     return 0
 
@@ -404,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale-bolus", type=_scale, default=1.0)
     p.add_argument("--scale-basal", type=_scale, default=1.0)
     p.add_argument("--shift-meals", type=_shift, default=0, metavar="MIN", help="move every meal by MIN minutes")
+    p.add_argument(
+        "--controller", choices=list(_CONTROLLER_NAMES),
+        help="a controller decides the insulin instead of the recorded doses",
+    )
+    p.add_argument(
+        "--handler", action="append", choices=list(_HANDLER_NAMES),
+        help="a treatment handler acting on the replay (repeatable)",
+    )
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_replay)
 

@@ -141,6 +141,23 @@ def test_mechanistic_fit_and_replay_from_the_command_line(tmp_path):
     half, full = pd.read_csv(whatif), pd.read_csv(same)
     # Half the bolus insulin: higher glucose on average, never markedly lower.
     assert half["glucose"].mean() > full["glucose"].mean() + 5
+    aps = tmp_path / "aps.csv"
+    out = run("replay", "--twin", str(twin), "--data", str(sim_csv), "--controller", "openaps",
+              "--handler", "hypo", "-o", str(aps))
+    assert out.returncode == 0, out.stderr
+    looped = pd.read_csv(aps)
+    assert "rescue_carbs" in looped and not np.allclose(looped["insulin"], full["insulin"])
+    out = run("replay", "--twin", str(twin), "--data", str(sim_csv), "--controller", "pid",
+              "--scale-bolus", "0.5", "-o", str(aps))
+    assert out.returncode == 2 and "--scale-bolus" in out.stderr
+
+
+def test_replay_names_match_the_simulator():
+    from dt1d.cli import _CONTROLLER_NAMES, _HANDLER_NAMES
+    from dt1d.sim.controllers import CONTROLLERS
+    from dt1d.sim.handlers import HANDLERS
+
+    assert set(_CONTROLLER_NAMES) == set(CONTROLLERS) and set(_HANDLER_NAMES) == set(HANDLERS)
 
 
 def test_demo_runs_the_main_job_and_writes_a_report(tmp_path):

@@ -10,10 +10,12 @@ from dt1d.sim.controllers import (
     Action,
     BasalBolusController,
     Controller,
+    MPCController,
     Observation,
     OpenAPSController,
     PIDController,
 )
+from dt1d.sim.handlers import BolusCalculator, CorrectionBolus, HypoTreatment
 from dt1d.sim.patients import UnknownPatientError, list_virtual_patients, virtual_patient
 from dt1d.sim.pump import InsulinPump, PumpLimitError, list_pumps
 from dt1d.sim.scenario import InsulinEvent, Meal, Scenario, random_scenario
@@ -23,10 +25,14 @@ from dt1d.sim.simulate import simulate, simulate_cohort, simulate_inputs
 __all__ = [
     "Action",
     "BasalBolusController",
+    "BolusCalculator",
     "CGMSensor",
     "Controller",
+    "CorrectionBolus",
+    "HypoTreatment",
     "InsulinEvent",
     "InsulinPump",
+    "MPCController",
     "Meal",
     "Observation",
     "OpenAPSController",

@@ -26,7 +26,9 @@ from dt1d.physiology.params import PatientParams
 __all__ = [
     "Action",
     "BasalBolusController",
+    "CONTROLLERS",
     "Controller",
+    "MPCController",
     "Observation",
     "OpenAPSController",
     "PIDController",
@@ -200,5 +202,10 @@ def controller_lanes(controller: Any, patients: list[PatientParams], step_min: i
     return _PolicyLanes(controller, patients, step_min, start)
 
 
+from dt1d.sim._controllers_mpc import MPCController  # noqa: E402  (re-exported)
 from dt1d.sim._controllers_openaps import OpenAPSController  # noqa: E402  (re-exported)
 from dt1d.sim._controllers_pid import PIDController  # noqa: E402  (re-exported)
+
+#: The built-in controllers by name (the CLI's ``--controller``).
+CONTROLLERS: dict[str, type] = {"basal-bolus": BasalBolusController, "pid": PIDController,
+                                "openaps": OpenAPSController, "mpc": MPCController}

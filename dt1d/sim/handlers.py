@@ -42,7 +42,8 @@ from dt1d.physiology.params import PatientParams
 from dt1d.sim._iob import InsulinHistory
 from dt1d.sim._therapy import patient_therapy
 
-__all__ = ["BolusCalculator", "CorrectionBolus", "HypoTreatment", "check_handlers"]
+__all__ = ["HANDLERS", "BolusCalculator", "CorrectionBolus", "HypoTreatment",
+           "check_handlers"]
 
 
 def _positive(instance, attribute, value) -> None:
@@ -211,6 +212,11 @@ class _HypoLanes:
 
     def record(self, basal_u_per_h: np.ndarray | None, bolus_u: np.ndarray) -> None:
         self.minutes_since = self.minutes_since + self.dt
+
+
+#: The handlers by name (the CLI's ``--handler``).
+HANDLERS: dict[str, type] = {"bolus-calculator": BolusCalculator,
+                             "correction": CorrectionBolus, "hypo": HypoTreatment}
 
 
 def check_handlers(handlers: Any) -> list[Any]:

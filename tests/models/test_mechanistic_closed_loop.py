@@ -67,6 +67,9 @@ def test_settings_from_the_twin_and_the_record(fitted, record) -> None:
     assert p.basal_insulin_u_per_h == pytest.approx(fitted.basal_u_per_h_)
     assert p.carb_ratio_g_per_u == pytest.approx(carbs.sum() / bolus.sum())
     assert p.total_daily_insulin_u == pytest.approx((bolus + basal).sum())  # one day
+    assert p.correction_factor_mg_dl_per_u == pytest.approx(1800.0 / p.total_daily_insulin_u)
+    no_bolus = twin_therapy_patient(fitted, carbs, 0 * bolus, basal, 5)
+    assert no_bolus.carb_ratio_g_per_u == pytest.approx(500.0 / basal.sum())
 
 
 def test_bands_run_every_draw_in_its_own_loop(record) -> None:
@@ -103,3 +106,38 @@ def test_a_meal_over_several_rows_is_announced_once() -> None:
     carbs = np.array([0, 25, 25, 10, 0, 0, 5, 0, 30.0])
     np.testing.assert_array_equal(meal_announcements(carbs), [0, 60, 0, 0, 0, 0, 5, 0, 30])
     assert meal_announcements(np.zeros(3)).sum() == 0
+
+
+def test_a_controller_giving_the_recorded_doses_reproduces_the_replay(fitted, record) -> None:
+    from dt1d.sim import Action
+
+    bolus = record["bolus"].to_numpy()
+    rate = record["basal"].to_numpy() * 12.0
+
+    def recorded(obs):
+        k = obs.minute // obs.step_min
+        return Action(rate[k], bolus[k])
+
+    plain = fitted.simulate(record)
+    looped = fitted.simulate(record, controller=recorded)
+    np.testing.assert_allclose(looped["glucose"], plain["glucose"], rtol=1e-12)
+    np.testing.assert_allclose(looped["insulin"], plain["insulin"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["basal-bolus", "pid", "openaps", "mpc"])
+def test_every_built_in_controller_replays_the_record(fitted, record, name) -> None:
+    from dt1d.sim.controllers import CONTROLLERS
+
+    out = fitted.simulate(record, controller=CONTROLLERS[name]())
+    assert np.isfinite(out["glucose"]).all() and (out["basal"] >= 0).all()
+    meals = record["carbs"].to_numpy() > 0
+    assert out["bolus"].to_numpy()[meals].sum() > 0  # every one boluses for the meals
+    np.testing.assert_allclose(out["insulin"], out["bolus"] + out["basal"])
+    np.testing.assert_array_equal(out["carbs"], record["carbs"])
+
+
+def test_a_controller_refuses_dose_scales(fitted, record) -> None:
+    from dt1d.sim import PIDController
+
+    with pytest.raises(ValueError, match="controller"):
+        fitted.simulate(record, controller=PIDController(), bolus_scale=0.5)

@@ -49,8 +49,13 @@ def twin_therapy_patient(model: Any, carbs: np.ndarray, bolus: np.ndarray,
     tdd = tdd if tdd > 0 else None
     total_bolus, total_carbs = float(np.sum(bolus)), float(np.sum(carbs))
     cr = total_carbs / total_bolus if total_bolus > 0 and total_carbs > 0 else None
-    return attrs.evolve(p, total_daily_insulin_u=tdd, carb_ratio_g_per_u=cr,
-                        correction_factor_mg_dl_per_u=None)
+    from dt1d.sim._therapy import patient_therapy
+
+    th = patient_therapy(attrs.evolve(p, total_daily_insulin_u=tdd, carb_ratio_g_per_u=cr,
+                                      correction_factor_mg_dl_per_u=None))
+    return attrs.evolve(p, total_daily_insulin_u=th.total_daily_dose_u,
+                        carb_ratio_g_per_u=th.carb_ratio_g_per_u,
+                        correction_factor_mg_dl_per_u=th.correction_factor_mg_dl_per_u)
 
 
 def _lanes(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

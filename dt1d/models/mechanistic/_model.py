@@ -495,6 +495,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         extra_insulin: Iterable[tuple[Any, float]] = (),
         percentiles: Sequence[float] = (5.0, 50.0, 95.0),
         handlers: Sequence[Any] | None = None,
+        controller: Any = None,
     ) -> pd.DataFrame:
         """Replay ``record`` through the twin with changed inputs (what-if); a new record.
 
@@ -511,6 +512,14 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         a ``rescue_carbs`` column; settings not given come from the twin and the record
         (:mod:`dt1d.models.mechanistic._closed_loop`). Each posterior draw runs its own
         handlers, so the bands include their decisions.
+
+        ``controller``: a controller (``dt1d.sim``: ``BasalBolusController``,
+        ``PIDController``, ``OpenAPSController``, ``MPCController`` or your own) deciding
+        the insulin at every row from the twin's glucose and the record's meals, instead
+        of the recorded doses; its settings, where not given, come from the twin and the
+        record. ``bolus_scale``, ``basal_scale`` and ``extra_insulin`` change recorded
+        doses, so they are refused with a controller. On injections the long-acting doses
+        stay and the controller's basal rate is not delivered.
         """
         from dt1d.models.mechanistic import _fit as _mech_fit
         from dt1d.models.mechanistic import _kernels as K
@@ -529,6 +538,12 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         if meal_shift_min % step_min:
             raise ValueError(f"meal_shift_min must be a multiple of the {step_min}-min grid, "
                              f"got {meal_shift_min}")
+        extra_insulin = list(extra_insulin)
+        if controller is not None and (bolus_scale != 1.0 or basal_scale != 1.0
+                                       or extra_insulin):
+            raise ValueError("with a controller the insulin is the controller's: "
+                             "bolus_scale, basal_scale and extra_insulin change recorded "
+                             "doses and cannot be combined with controller=")
         out = rec.copy()
         doses = self._long_acting_doses(rec)
         if "bolus" in rec and "basal" in rec:
@@ -566,14 +581,14 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         from dt1d.sim.handlers import check_handlers
 
         handler_list = check_handlers(handlers)
-        if handler_list:
+        if handler_list or controller is not None:
             from dt1d.models.mechanistic._closed_loop import closed_loop_replay
 
             if doses is not None:
                 out["long_acting_insulin"] = doses
             return closed_loop_replay(self, rec, out, carbs, bolus, basal, absorbed - insulin,
-                                      win, step_min, _substeps(step_min), None, handler_list,
-                                      percentiles)
+                                      win, step_min, _substeps(step_min), controller,
+                                      handler_list, percentiles)
         delay = self.params_.get("meal_delay_min", 0.0)
         glucose = np.empty(len(rec))
         K.replay(self.param_matrix_, win, self.initial_state_,
