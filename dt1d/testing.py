@@ -1,22 +1,33 @@
-"""Test helpers for dt1d users: the model contract check and synthetic records.
+"""Test helpers for dt1d users: the model contract checks and synthetic records.
 
-``check_model(MyModel)`` runs the :class:`~dt1d.core.twin.BaseModel` contract
-on any model class, built in or your own, like scikit-learn's
-``check_estimator``. It raises ``AssertionError`` naming the first broken rule.
+The :class:`~dt1d.core.base.BaseModel` contract is a list of small named
+checks (``check_fit_returns_self``, ``check_no_leakage``, ...), after
+scikit-learn's ``check_estimator``:
+
+- ``check_model(MyModel)`` runs every check and raises one ``AssertionError``
+  naming each broken rule;
+- ``yield_model_checks(MyModel)`` yields the checks one by one;
+- ``parametrize_with_checks([MyModel])`` makes each check its own pytest test.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["check_model", "make_synthetic_record"]
+__all__ = [
+    "check_model",
+    "make_synthetic_record",
+    "parametrize_with_checks",
+    "yield_model_checks",
+]
 
 
 def make_synthetic_record(
@@ -61,7 +72,13 @@ def make_synthetic_record(
     glucose = np.clip(130.0 + rise - fall + rhythm + noise, 45.0, 400.0)
     glucose[rng.random(n) < missing_fraction] = np.nan
     frame = pd.DataFrame(
-        {"glucose": glucose, "carbs": carbs, "insulin": bolus + basal, "bolus": bolus, "basal": basal},
+        {
+            "glucose": glucose,
+            "carbs": carbs,
+            "insulin": bolus + basal,
+            "bolus": bolus,
+            "basal": basal,
+        },
         index=index,
     )
     if patient_id is not None:
@@ -73,81 +90,188 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=0, equal_nan=True))
 
 
-def check_model(
-    model_class: type,
-    params: Mapping[str, Any] | None = None,
-    *,
-    record: pd.DataFrame | None = None,
-) -> None:
-    """Check that ``model_class`` keeps the dt1d model contract.
+class _Fit(NamedTuple):
+    """What one call of ``fit`` did: the model, what it returned, its inputs before and after."""
 
-    Checks, in order: parameters round trip (``get_params``/``set_params``,
-    unknown names rejected, ``clone``); ``fit`` returns ``self`` and marks the
-    model fitted; ``predict`` before ``fit`` fails; predictions have one row per
-    input row, are float and never infinite, and mostly finite on clean data;
-    the input record is not modified; predictions are deterministic; no
-    leakage (changing the data after ``t`` changes no prediction at or before
-    ``t``); multi-horizon shape for models tagged ``"multi_horizon"``; a
-    ``save``/``load`` round trip gives identical predictions.
+    model: Any
+    returned: Any
+    is_fitted: bool
+    record: pd.DataFrame
+    target: pd.Series
+    record_before: pd.DataFrame
+    target_before: pd.Series
+
+
+class _Case:
+    """One model class, its parameters and the data every check of it uses.
+
+    The model is fitted on the training part once, on first use; each check
+    that needs a fitted model gets its own deep copy, so no check sees what
+    another did.
     """
+
+    def __init__(
+        self, model_class: type, params: Mapping[str, Any] | None, record: pd.DataFrame | None
+    ) -> None:
+        self.model_class = model_class
+        self.params = dict(params or {})
+        self.name = getattr(model_class, "__qualname__", repr(model_class))
+        self._record = record
+        self._fit: _Fit | None = None
+
+    @functools.cached_property
+    def split(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        record = make_synthetic_record(days=3) if self._record is None else self._record
+        cut = len(record) * 2 // 3
+        return record.iloc[:cut], record.iloc[cut:]
+
+    @property
+    def train(self) -> pd.DataFrame:
+        return self.split[0].copy(deep=True)
+
+    @property
+    def test(self) -> pd.DataFrame:
+        return self.split[1].copy(deep=True)
+
+    def target(self, horizon: int | list[int] = 30) -> Any:
+        from dt1d.data import make_target
+
+        return make_target(self.split[0], horizon)
+
+    def new(self) -> Any:
+        return self.model_class(**self.params)
+
+    def fit(self) -> _Fit:
+        """The one fit of the checks (made on first use)."""
+        if self._fit is None:
+            record, target = self.train, self.target()
+            record_before, target_before = record.copy(deep=True), target.copy(deep=True)
+            model = self.new()
+            returned = model.fit(record, target)
+            self._fit = _Fit(
+                model, returned, bool(model.is_fitted), record, target, record_before, target_before
+            )
+        return self._fit
+
+    def fitted(self) -> Any:
+        """A deep copy of the fitted model."""
+        return copy.deepcopy(self.fit().model)
+
+
+# -- the checks: each takes a _Case and raises AssertionError naming the rule it checks ---
+def check_is_a_model(case: _Case) -> None:
+    """The class derives from dt1d's BaseModel."""
     from dt1d.core.base import BaseModel
-    from dt1d.data import make_target
 
-    name = model_class.__qualname__
-    params = dict(params or {})
-    assert isinstance(model_class, type) and issubclass(model_class, BaseModel), (
-        f"{name} must subclass dt1d.BaseModel"
+    cls = case.model_class
+    assert isinstance(cls, type) and issubclass(cls, BaseModel), (
+        f"{case.name} must subclass dt1d.BaseModel"
     )
-    record = make_synthetic_record(days=3) if record is None else record
-    train, test = record.iloc[: len(record) * 2 // 3], record.iloc[len(record) * 2 // 3 :]
 
-    # -- parameters ----------------------------------------------------------------
-    model = model_class(**params)
+
+def check_params_round_trip(case: _Case) -> None:
+    """``__init__`` stores its arguments unchanged; ``cls(**get_params())`` rebuilds them."""
+    model = case.new()
     got = model.get_params()
-    for key, value in params.items():
-        assert key in got, f"{name}.get_params() lacks constructor parameter {key!r}"
+    for key, value in case.params.items():
+        assert key in got, f"{case.name}.get_params() lacks constructor parameter {key!r}"
         assert got[key] is value or got[key] == value, (
-            f"{name}.__init__ must store {key!r} unchanged: got {got[key]!r}, passed {value!r}"
+            f"{case.name}.__init__ must store {key!r} unchanged: got {got[key]!r}, passed {value!r}"
         )
-    rebuilt = model_class(**got)
-    assert rebuilt.get_params() == got, f"{name}(**get_params()) does not round trip its parameters"
-    assert model.set_params(**got) is model, f"{name}.set_params must return self"
-    try:
-        model.set_params(__no_such_parameter__=1)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError(f"{name}.set_params accepted an unknown parameter; it must raise ValueError")
-    clone = model.clone()
-    assert type(clone) is model_class and clone is not model, f"{name}.clone() must return a new {name}"
-    assert clone.get_params() == got, f"{name}.clone() changed the parameters"
-    assert not clone.is_fitted, f"{name}.clone() must return an unfitted model"
+    rebuilt = case.model_class(**got)
+    assert rebuilt.get_params() == got, (
+        f"{case.name}(**get_params()) does not round trip its parameters"
+    )
+    assert model.set_params(**got) is model, f"{case.name}.set_params must return self"
     assert isinstance(repr(model), str)
 
-    # -- fit and predict ---------------------------------------------------------------
+
+def check_set_params_rejects_unknown(case: _Case) -> None:
+    """``set_params`` with a name the constructor does not take raises ValueError."""
     try:
-        model_class(**params).predict(test)
+        case.new().set_params(__no_such_parameter__=1)
+    except ValueError:
+        return
+    raise AssertionError(
+        f"{case.name}.set_params accepted an unknown parameter; it must raise ValueError"
+    )
+
+
+def check_clone(case: _Case) -> None:
+    """``clone`` returns a new, unfitted model with the same parameters."""
+    model = case.fitted()
+    clone = model.clone()
+    assert type(clone) is case.model_class and clone is not model, (
+        f"{case.name}.clone() must return a new {case.name}"
+    )
+    assert clone.get_params() == model.get_params(), f"{case.name}.clone() changed the parameters"
+    assert not clone.is_fitted, f"{case.name}.clone() must return an unfitted model"
+
+
+def check_predict_before_fit_raises(case: _Case) -> None:
+    """``predict`` on an unfitted model raises."""
+    try:
+        case.new().predict(case.test)
     except Exception:
-        pass
-    else:
-        raise AssertionError(f"{name}.predict must raise before fit")
-    y = make_target(train, 30)
-    train_before, y_before = train.copy(deep=True), y.copy(deep=True)
-    assert model.fit(train, y) is model, f"{name}.fit must return self"
-    assert model.is_fitted, f"{name}.is_fitted must be True after fit"
-    pd.testing.assert_frame_equal(train, train_before, obj=f"record after {name}.fit")
-    pd.testing.assert_series_equal(y, y_before, obj=f"target after {name}.fit")
+        return
+    raise AssertionError(f"{case.name}.predict must raise before fit")
 
-    test_before = test.copy(deep=True)
+
+def check_fit_returns_self(case: _Case) -> None:
+    """``fit`` returns the model itself and marks it fitted."""
+    fit = case.fit()
+    assert fit.returned is fit.model, f"{case.name}.fit must return self"
+    assert fit.is_fitted, f"{case.name}.is_fitted must be True after fit"
+
+
+def check_fit_leaves_inputs_unchanged(case: _Case) -> None:
+    """``fit`` does not modify the record or the target it is given."""
+    fit = case.fit()
+    pd.testing.assert_frame_equal(
+        fit.record, fit.record_before, obj=f"record after {case.name}.fit"
+    )
+    pd.testing.assert_series_equal(
+        fit.target, fit.target_before, obj=f"target after {case.name}.fit"
+    )
+
+
+def check_predict_leaves_input_unchanged(case: _Case) -> None:
+    """``predict`` does not modify the record it is given."""
+    test = case.test
+    before = test.copy(deep=True)
+    case.fitted().predict(test)
+    pd.testing.assert_frame_equal(test, before, obj=f"record after {case.name}.predict")
+
+
+def check_predict_shape_and_values(case: _Case) -> None:
+    """One float forecast per row, never infinite, finite for most rows of a clean record."""
+    test = case.test
+    pred = np.asarray(case.fitted().predict(test))
+    assert pred.shape == (len(test),), (
+        f"{case.name}.predict returned shape {pred.shape}, expected ({len(test)},)"
+    )
+    assert np.issubdtype(pred.dtype, np.floating), (
+        f"{case.name}.predict must return floats, got {pred.dtype}"
+    )
+    assert not np.isinf(pred).any(), f"{case.name}.predict returned infinite values"
+    assert np.isfinite(pred).mean() > 0.5, (
+        f"{case.name}.predict returned NaN for most rows of a clean record"
+    )
+
+
+def check_predict_is_deterministic(case: _Case) -> None:
+    """Two calls of ``predict`` on the same record give identical forecasts."""
+    model, test = case.fitted(), case.test
+    first = np.asarray(model.predict(test))
+    assert _same(first, np.asarray(model.predict(test))), (
+        f"{case.name}.predict is not deterministic"
+    )
+
+
+def check_no_leakage(case: _Case) -> None:
+    """Changing the data after time t changes no forecast made at or before t."""
+    model, test = case.fitted(), case.test
     pred = np.asarray(model.predict(test))
-    pd.testing.assert_frame_equal(test, test_before, obj=f"record after {name}.predict")
-    assert pred.shape == (len(test),), f"{name}.predict returned shape {pred.shape}, expected ({len(test)},)"
-    assert np.issubdtype(pred.dtype, np.floating), f"{name}.predict must return floats, got {pred.dtype}"
-    assert not np.isinf(pred).any(), f"{name}.predict returned infinite values"
-    assert np.isfinite(pred).mean() > 0.5, f"{name}.predict returned NaN for most rows of a clean record"
-    assert _same(pred, np.asarray(model.predict(test))), f"{name}.predict is not deterministic"
-
-    # -- no leakage: the future must not change past forecasts ----------------------------
     cut = len(test) // 2
     altered = test.copy(deep=True)
     rng = np.random.default_rng(1)
@@ -158,28 +282,152 @@ def check_model(
         if col in altered:
             altered.loc[tail, col] = altered.loc[tail, col] * 2
     altered.loc[tail, "insulin"] = (
-        altered.loc[tail, "bolus"] + altered.loc[tail, "basal"] if "bolus" in altered else altered.loc[tail, "insulin"] * 2
+        altered.loc[tail, "bolus"] + altered.loc[tail, "basal"]
+        if "bolus" in altered
+        else altered.loc[tail, "insulin"] * 2
     )
     pred_altered = np.asarray(model.predict(altered))
     assert _same(pred[: cut + 1], pred_altered[: cut + 1]), (
-        f"{name}.predict leaks the future: forecasts at or before {test.index[cut]} changed "
-        "when only later data changed"
+        f"{case.name}.predict leaks the future: forecasts at or before {test.index[cut]} "
+        "changed when only later data changed"
     )
 
-    # -- multi-horizon -------------------------------------------------------------------
-    if "multi_horizon" in getattr(model_class, "tags", ()):
-        multi = model_class(**params).fit(train, make_target(train, [30, 60]))
-        pm = np.asarray(multi.predict(test))
-        assert pm.shape == (len(test), 2), f"{name} multi-horizon predict shape {pm.shape}, expected ({len(test)}, 2)"
 
-    # -- save / load -----------------------------------------------------------------------
+def check_multi_horizon(case: _Case) -> None:
+    """A model tagged "multi_horizon" fitted on two horizons forecasts two columns."""
+    model = case.new()
+    model.fit(case.train, case.target([30, 60]))
+    test = case.test
+    pred = np.asarray(model.predict(test))
+    assert pred.shape == (len(test), 2), (
+        f"{case.name} multi-horizon predict shape {pred.shape}, expected ({len(test)}, 2)"
+    )
+
+
+def check_save_load_round_trip(case: _Case) -> None:
+    """``save`` then ``load`` gives the same class, parameters and forecasts."""
+    model, test = case.fitted(), case.test
+    pred = np.asarray(model.predict(test))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.dt1d"
         model.save(path)
-        loaded = model_class.load(path)
-    assert type(loaded) is model_class, f"{name}.load returned {type(loaded).__qualname__}"
-    assert loaded.get_params() == model.get_params(), f"{name} parameters changed in a save/load round trip"
-    assert _same(pred, np.asarray(loaded.predict(test))), (
-        f"{name} predictions changed in a save/load round trip"
+        loaded = case.model_class.load(path)
+    assert type(loaded) is case.model_class, (
+        f"{case.name}.load returned {type(loaded).__qualname__}"
     )
-    copy.copy(model)  # models must be copyable (joblib and dask copy them)
+    assert loaded.get_params() == model.get_params(), (
+        f"{case.name} parameters changed in a save/load round trip"
+    )
+    assert _same(pred, np.asarray(loaded.predict(test))), (
+        f"{case.name} predictions changed in a save/load round trip"
+    )
+
+
+def check_copyable(case: _Case) -> None:
+    """A fitted model can be copied (joblib and dask copy models)."""
+    copy.copy(case.fitted())
+
+
+_CHECKS: tuple[Callable[[_Case], None], ...] = (
+    check_params_round_trip,
+    check_set_params_rejects_unknown,
+    check_clone,
+    check_predict_before_fit_raises,
+    check_fit_returns_self,
+    check_fit_leaves_inputs_unchanged,
+    check_predict_leaves_input_unchanged,
+    check_predict_shape_and_values,
+    check_predict_is_deterministic,
+    check_no_leakage,
+    check_save_load_round_trip,
+    check_copyable,
+)
+
+
+def yield_model_checks(
+    model_class: type,
+    params: Mapping[str, Any] | None = None,
+    *,
+    record: pd.DataFrame | None = None,
+) -> Iterator[Callable[[], None]]:
+    """Yield the contract checks of ``model_class``, each a callable taking no arguments.
+
+    Each yielded check is a ``functools.partial``; ``check.func.__name__`` is
+    the rule's name (``"check_no_leakage"``). Calling it raises
+    ``AssertionError`` naming the broken rule, or returns None. The checks
+    share the data (``record``, default ``make_synthetic_record(days=3)``:
+    the first two thirds to fit on, the rest to forecast) and one fitted
+    model, fitted on first use and deep-copied for each check. A model tagged
+    ``"multi_horizon"`` also gets ``check_multi_horizon``.
+    """
+    case = _Case(model_class, params, record)
+    yield functools.partial(check_is_a_model, case)
+    if not isinstance(model_class, type):
+        return
+    for check in _CHECKS:
+        yield functools.partial(check, case)
+    if "multi_horizon" in getattr(model_class, "tags", ()):
+        yield functools.partial(check_multi_horizon, case)
+
+
+def check_model(
+    model_class: type,
+    params: Mapping[str, Any] | None = None,
+    *,
+    record: pd.DataFrame | None = None,
+) -> None:
+    """Check that ``model_class`` keeps the dt1d model contract; raise naming each broken rule.
+
+    Runs every check of :func:`yield_model_checks` (parameters round trip,
+    ``set_params`` rejects unknown names, ``clone``, ``predict`` before ``fit``
+    fails, ``fit`` returns ``self`` and leaves its inputs alone, ``predict``
+    leaves its input alone and gives one float per row, never infinite and
+    mostly finite, deterministic, no leakage from the future, multi-horizon
+    shape for models tagged ``"multi_horizon"``, ``save``/``load`` round trip,
+    copyable). If the class is not a ``BaseModel`` nothing else is run. Raises
+    one ``AssertionError`` listing every failed check with its message.
+    """
+    failures: list[tuple[str, BaseException]] = []
+    for check in yield_model_checks(model_class, params, record=record):
+        try:
+            check()
+        except Exception as exc:  # every broken rule is reported, not just the first
+            failures.append((check.func.__name__, exc))
+            if check.func is check_is_a_model:
+                break
+    if failures:
+        lines = [f"{getattr(model_class, '__qualname__', model_class)} breaks the model contract:"]
+        lines += [f"- {name}: {type(exc).__name__}: {exc}" for name, exc in failures]
+        raise AssertionError("\n".join(lines)) from failures[0][1]
+
+
+def parametrize_with_checks(
+    models: Iterable[type | tuple[type, Mapping[str, Any]]],
+    *,
+    record: pd.DataFrame | None = None,
+) -> Any:
+    """A ``pytest.mark.parametrize`` decorator running each contract check as its own test.
+
+    `models` holds model classes, or ``(model_class, params)`` pairs. The test
+    takes the arguments ``model_class`` and ``check``, and calls ``check()``::
+
+        @parametrize_with_checks([MyModel, (MyModel, {"alpha": 0.5})])
+        def test_contract(model_class, check):
+            check()
+
+    Test ids read ``MyModel-check_no_leakage`` (``MyModel(alpha=0.5)-...``
+    with parameters). Needs pytest, imported only when this is called.
+    """
+    import pytest
+
+    cases = []
+    ids = []
+    for entry in models:
+        model_class, params = entry if isinstance(entry, tuple) else (entry, {})
+        label = getattr(model_class, "__qualname__", repr(model_class))
+        if params:
+            label += "(" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
+        for check in yield_model_checks(model_class, params, record=record):
+            cases.append((model_class, check))
+            ids.append(f"{label}-{check.func.__name__}")
+    return pytest.mark.parametrize(("model_class", "check"), cases, ids=ids)

@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 
 from dt1d.core.base import ParamsMixin
-from dt1d.core.model_registry import isolated
+from dt1d.core.model_registry import isolated, register_model
 from dt1d.core.twin import BaseModel
-from dt1d.testing import check_model, make_synthetic_record
+from dt1d.testing import (
+    check_model,
+    make_synthetic_record,
+    parametrize_with_checks,
+    yield_model_checks,
+)
 
 
 def _model(name, predict, *, fit=None, init=None, set_params=None):
@@ -92,3 +97,68 @@ def test_synthetic_record_is_valid_and_reproducible():
     assert len(a) == 576 and a.index.name == "time"
     assert a["carbs"].sum() > 0 and np.isnan(a["glucose"]).any()
     np.testing.assert_allclose(a["insulin"], a["bolus"] + a["basal"])
+
+
+# -- the checks one by one -------------------------------------------------------------------
+def test_check_model_names_every_broken_rule_not_just_the_first():
+    def leaky_and_random(self, X, **kw):
+        self._check_is_fitted()
+        noise = np.random.default_rng().normal(size=len(X))
+        return X["glucose"].shift(-1).to_numpy(dtype=float) + noise
+
+    with isolated(), pytest.raises(AssertionError) as info:
+        check_model(_model("LeakyRandomModel", leaky_and_random))
+    message = str(info.value)
+    assert "check_no_leakage" in message and "check_predict_is_deterministic" in message
+    assert "check_fit_returns_self" not in message  # a rule it keeps is not reported
+
+
+def test_a_class_that_is_not_a_model_is_refused_without_running_the_rest():
+    class NotAModel:
+        pass
+
+    with pytest.raises(AssertionError) as info:
+        check_model(NotAModel)
+    assert "check_is_a_model" in str(info.value) and "must subclass dt1d.BaseModel" in str(
+        info.value
+    )
+    assert "check_fit_returns_self" not in str(info.value)
+
+
+def test_yield_model_checks_yields_named_checks_and_multi_horizon_only_when_tagged():
+    with isolated():
+        plain = _model("PlainModel", _current)
+        multi = _model("MultiModel", _current)
+        multi.tags = frozenset({"multi_horizon"})
+        names = [c.func.__name__ for c in yield_model_checks(plain)]
+        multi_names = [c.func.__name__ for c in yield_model_checks(multi)]
+    assert names[0] == "check_is_a_model" and len(set(names)) == len(names)
+    assert {"check_no_leakage", "check_save_load_round_trip", "check_clone"} <= set(names)
+    assert "check_multi_horizon" not in names
+    assert multi_names == [*names, "check_multi_horizon"]
+
+
+def test_the_checks_fit_the_model_once():
+    fits = []
+
+    def counting_fit(self, X, y=None, **kw):
+        fits.append(len(X))
+        self.ok_ = True
+        return self
+
+    with isolated():
+        check_model(_model("CountingModel", _current, fit=counting_fit))
+    assert len(fits) == 1
+
+
+with isolated():
+    _DemoModel = _model("DemoModel", _current)
+
+
+@parametrize_with_checks([_DemoModel, (_DemoModel, {})])
+def test_parametrize_with_checks_makes_one_test_per_check(model_class, check, request):
+    assert model_class is _DemoModel
+    assert request.node.callspec.id.startswith("DemoModel-check_")
+    with isolated():
+        register_model("demo")(model_class)  # saving needs a registered name
+        check()

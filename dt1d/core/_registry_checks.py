@@ -1,7 +1,15 @@
-"""Pure checks of the model registry: name rules and "does this class implement the model API"."""
+"""Pure checks of the model registry: name rules, "does this class implement the model API",
+which decorators a class statement carries, and constructor parameters.
+
+Nothing here holds state; ``dt1d.core.model_registry`` calls these functions.
+"""
 
 from __future__ import annotations
 
+import builtins
+import dis
+import functools
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -92,8 +100,6 @@ def is_placeholder(member: Any) -> bool:
     # almost no bytecode ("return None"); reading bytecode with dis is slow.
     if "NotImplementedError" not in code.co_names and len(code.co_code) > _TINY_BODY_BYTES:
         return False
-    import dis  # only needed when a foreign base provides a required method
-
     ops = [op for op in dis.get_instructions(code) if op.opname not in _INERT_OPS]
     names = [op.opname for op in ops]
     if names == ["RETURN_CONST"] or names == ["LOAD_CONST", "RETURN_VALUE"]:
@@ -156,3 +162,161 @@ def missing_methods(
         elif not callable(value) and not isinstance(value, (staticmethod, classmethod)):
             missing.append((method, f"not a method in {owner.__qualname__}"))
     return missing
+
+
+# -- which decorators does this class statement carry? ----------------------------------
+# In `@register_model("x") class A(BaseModel): ...` Python evaluates the
+# decorator expression, runs the class statement, then applies the decorator.
+# The metaclass leaves naming to the decorator when the statement's own
+# decorator list holds a register_model decorator, so a default name that
+# collides with another model does not raise first. That is read from the
+# statement's bytecode and the names it loads, never from state other
+# statements leave behind.
+_CALL_OPS = frozenset({"CALL", "CALL_FUNCTION"})
+_BUILD_CALL_OPS = _CALL_OPS | {"CALL_FUNCTION_EX", "CALL_FUNCTION_KW"}  # `class A(*bases)`
+_SKIPPED_OPS = frozenset({"PRECALL", "CACHE", "EXTENDED_ARG", "NOP", "PUSH_NULL", "KW_NAMES"})
+_NAME_OPS = frozenset(
+    {"LOAD_NAME", "LOAD_GLOBAL", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF", "LOAD_CLASSDEREF"}
+)
+_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_MAX_METACLASS_FRAMES = 8
+_MISSING = object()
+
+# (load opcode, dotted names, called?) of one decorator expression: `deco` is
+# ("LOAD_NAME", ("deco",), False), `mr.register_model("x")` is
+# ("LOAD_NAME", ("mr", "register_model"), True); None for other expressions.
+_Head = tuple[str, tuple[str, ...], bool]
+
+
+def statement_has_decorator(frame: Any, is_decorator: Callable[[Any, bool], bool]) -> bool:
+    """True if the class statement running in `frame` (or a caller) has a matching decorator.
+
+    `frame` is the frame that called the metaclass. `is_decorator(obj, called)`
+    answers for each decorator whose expression is a plain (dotted) name:
+    `obj` is what the name loads, `called` whether the expression calls it
+    (``@f("x")`` rather than ``@d``). Other decorator expressions never match.
+    """
+    for _ in range(_MAX_METACLASS_FRAMES):
+        if frame is None:
+            return False
+        heads = _decorators_by_call(frame.f_code).get(frame.f_lasti)
+        if heads is not None:
+            return any(is_decorator(*_resolve_head(frame, head)) for head in heads if head)
+        if frame.f_code.co_name != "__new__":  # metaclasses deriving from RegistryMeta
+            return False
+        frame = frame.f_back
+    return False
+
+
+@functools.lru_cache(maxsize=256)
+def _decorators_by_call(code: Any) -> dict[int, tuple[_Head | None, ...]]:
+    """Offset of each class statement's build call in `code` -> its decorator heads."""
+    instructions = [i for i in dis.get_instructions(code) if i.opname not in ("CACHE",)]
+    found: dict[int, tuple[_Head | None, ...]] = {}
+    for index, ins in enumerate(instructions):
+        if ins.opname != "LOAD_BUILD_CLASS" or getattr(ins, "positions", None) is None:
+            continue
+        build = _build_call(instructions, index)
+        if build is None:
+            continue
+        spans = []
+        for after in instructions[build + 1 :]:
+            if after.opname in _SKIPPED_OPS:
+                continue
+            if after.opname not in _CALL_OPS:
+                break
+            spans.append(after.positions)
+        found[instructions[build].offset] = tuple(
+            _decorator_head(instructions[:index], span) for span in spans
+        )
+    return found
+
+
+def _build_call(instructions: list[Any], index: int) -> int | None:
+    """Index of the call that builds the class whose LOAD_BUILD_CLASS is at `index`."""
+    where = instructions[index].positions
+    for later in range(index + 1, len(instructions)):
+        ins = instructions[later]
+        if ins.opname in _BUILD_CALL_OPS and ins.positions == where:
+            return later
+    return None
+
+
+def _decorator_head(before: list[Any], span: Any) -> _Head | None:
+    """The name chain a decorator expression starts with, read from its instructions."""
+    if span is None or span.col_offset is None:
+        return None
+    start = (span.lineno, span.col_offset)
+    stop = (span.end_lineno, span.end_col_offset)
+    inside = [
+        ins
+        for ins in before
+        if ins.positions is not None
+        and ins.positions.col_offset is not None
+        and (ins.positions.lineno, ins.positions.col_offset) >= start
+        and (ins.positions.end_lineno, ins.positions.end_col_offset) <= stop
+        and ins.opname not in _SKIPPED_OPS
+    ]
+    if not inside or inside[0].opname not in _NAME_OPS:
+        return None
+    names = [inside[0].argval]
+    rest = inside[1:]
+    while rest and rest[0].opname in _ATTR_OPS:
+        names.append(rest[0].argval)
+        rest = rest[1:]
+    called = any(ins.opname in _CALL_OPS and ins.positions == span for ins in rest)
+    if not called and rest:  # `@deco[0]`, `@a or b`: not a plain name
+        return None
+    return inside[0].opname, tuple(names), called
+
+
+def _resolve_head(frame: Any, head: _Head) -> tuple[Any, bool]:
+    """What the names of `head` load in `frame` (a sentinel when missing), and whether it is called."""
+    opname, names, called = head
+    if opname == "LOAD_GLOBAL":
+        scopes = (frame.f_globals, vars(builtins))
+    elif opname == "LOAD_NAME":
+        scopes = (frame.f_locals, frame.f_globals, vars(builtins))
+    else:
+        scopes = (frame.f_locals,)
+    obj = next((s[names[0]] for s in scopes if names[0] in s), _MISSING)
+    for attribute in names[1:]:
+        if obj is _MISSING:
+            break
+        obj = inspect.getattr_static(obj, attribute, _MISSING)
+    return obj, called
+
+
+# -- constructor parameters ------------------------------------------------------------
+def check_params(name: str, cls: type, params: dict[str, Any]) -> None:
+    """Raise TypeError naming the bad and the valid parameters if `cls(**params)` cannot bind."""
+    import difflib
+
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no introspectable signature: let the call decide
+        return
+    accepted = {
+        p.name: p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    valid = ", ".join(accepted) or "(none)"
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    unknown = [key for key in params if key not in accepted]
+    if unknown and not takes_any:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, list(accepted), n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(
+            f"create_model({name!r}): {qualified_name(cls)} has no parameter "
+            f"{', '.join(hints)}; valid parameters: {valid}"
+        )
+    try:
+        signature.bind(**params)
+    except TypeError as exc:
+        raise TypeError(
+            f"create_model({name!r}): cannot build {qualified_name(cls)} from {sorted(params)}: "
+            f"{exc}; valid parameters: {valid}"
+        ) from None

@@ -1,11 +1,10 @@
-"""The model registry's messages (not found, collisions, missing methods) and plugin settings."""
+"""The model registry's messages: not found (with suggestions), collisions, missing methods."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-PLUGIN_GROUP = "dt1d.models"
-DISABLE_PLUGINS_ENV = "DT1D_DISABLE_PLUGIN_AUTOLOAD"
+from dt1d.core._registry_sources import DISABLE_PLUGINS_ENV, PLUGIN_GROUP
 
 
 def normalize_name(name: str) -> str:

@@ -1,4 +1,8 @@
-"""Where registry names come from besides class statements: modules on disk and plugins."""
+"""Where registry names come from besides class statements: modules on disk and plugins.
+
+This module finds and imports; it registers nothing. The plugin settings (the
+entry-point group and the switch that turns plugin loading off) live here.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,23 @@ import importlib.util
 import logging
 import os
 import sys
+import threading
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
 
 from dt1d.core._registry_checks import check_name
-from dt1d.core._registry_errors import DISABLE_PLUGINS_ENV, PLUGIN_GROUP
+from dt1d.exceptions import RegistrationError
 
-logger = logging.getLogger("dt1d.core.model_registry")
+#: Entry-point group through which installed packages contribute models.
+PLUGIN_GROUP = "dt1d.models"
+#: Environment variable that turns plugin loading off when set to anything but "" or "0".
+DISABLE_PLUGINS_ENV = "DT1D_DISABLE_PLUGIN_AUTOLOAD"
 
 _SKIPPED_MODULES = frozenset({"tests", "test", "conftest"})
-_EXISTS: dict[str, bool] = {}
+_EXISTS: dict[str, bool] = {}  # module name -> importable, asked once per process
+_PLUGINS: dict[str, Any] | None = None  # entry points by name, read once per process
+_PLUGINS_LOCK = threading.Lock()
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -84,7 +94,23 @@ def plugins_disabled() -> bool:
     return os.environ.get(DISABLE_PLUGINS_ENV, "").strip() not in ("", "0")
 
 
-def scan_entry_points() -> dict[str, Any]:
+def installed_plugins(logger: logging.Logger) -> dict[str, Any]:
+    """Plugin entry points by name, read once per process; empty when plugins are turned off.
+
+    Problems with the installed metadata are logged to `logger` as WARNINGs.
+    """
+    global _PLUGINS
+    if plugins_disabled():
+        return {}
+    if _PLUGINS is None:
+        scanned = scan_entry_points(logger)
+        with _PLUGINS_LOCK:
+            if _PLUGINS is None:
+                _PLUGINS = scanned
+    return _PLUGINS
+
+
+def scan_entry_points(logger: logging.Logger) -> dict[str, Any]:
     """Entry points of group "dt1d.models" by name; reads metadata only, imports no plugin."""
     try:
         from importlib.metadata import entry_points
@@ -125,6 +151,40 @@ def distribution_name(ep: Any) -> str:
 def entry_point_target(ep: Any) -> str:
     """ "module.attr" of an entry point, the form `list_available_models` reports."""
     return dotted(ep.value.split("[", 1)[0].strip().replace(" ", ""))
+
+
+def load_builtin(name: str, target: str) -> Any:
+    """Import the module of built-in `target` ("module:QualName") and return the object it names."""
+    module_name, qualname = split_target(target)
+    try:
+        module = importlib.import_module(module_name)
+        return resolve_attribute(module, qualname)
+    except Exception as exc:
+        raise RegistrationError(
+            f"The built-in model {name!r} ({dotted(target)}) failed to load: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def plugin_origin(name: str, ep: Any) -> str:
+    """How messages name the plugin behind model name `name`."""
+    return (
+        f"the plugin model {name!r} (entry point '{ep.name} = {ep.value}' in group "
+        f"{PLUGIN_GROUP!r}, {distribution_name(ep)})"
+    )
+
+
+def load_plugin(name: str, ep: Any) -> Any:
+    """Load entry point `ep`; a failure becomes a RegistrationError naming plugin and fix."""
+    try:
+        return ep.load()
+    except Exception as exc:
+        origin = plugin_origin(name, ep)
+        raise RegistrationError(
+            f"{origin[0].upper()}{origin[1:]} failed to load: {type(exc).__name__}: {exc}. "
+            "Fix or uninstall that plugin, or set "
+            f"{DISABLE_PLUGINS_ENV}=1 to stop dt1d loading plugins."
+        ) from exc
 
 
 def import_package_tree(package: str | ModuleType) -> list[tuple[str, BaseException]]:

@@ -47,7 +47,6 @@ GLUCOSE_MAX_MGDL = 1000.0
 MMOLL_MEDIAN_THRESHOLD_MGDL = 35.0
 #: Units accepted by `validate`, keyed by their lower-case spelling.
 UNITS = {"mg/dl": "mg/dL", "mmol/l": "mmol/L"}
-DEFAULT_STEP = pd.Timedelta("5min")
 
 _MAX_ROWS_SHOWN = 3
 # Relative and absolute tolerance (U) for insulin == bolus + basal.

@@ -8,7 +8,8 @@ over threads. Shapes (``n`` patients, ``m`` minutes, ``r = m // record_every + 1
   ``meal`` (N_MEAL, n) meal states, advanced in place;
 - ``carbs`` (m, n) carbohydrate *announced* per minute [g] (the kernel applies the
   eating-rate limit ``eat_rate`` [g/min], ``np.inf`` for none); ``insulin`` (m, n) [U/min];
-- ``out`` (r, 13, n) every state, or (r, 2, n) for ``(G_s, G_p)`` only [mg/kg], row ``i``
+- ``out`` (r, 13, n) every state, or (r, N_GLUCOSE_OUT, n) for G_s and G_p only (rows
+  ``OUT_GS``, ``OUT_GP``) [mg/kg], row ``i``
   holding the state at the start of minute ``i * record_every`` (the last row: the end);
 - ``eaten`` (r - 1, n) carbohydrate eaten in each recording block [g] (overwritten);
 - ``status`` (n,) int64: -1, or the first minute after which a state was not finite, with
@@ -47,15 +48,33 @@ from dt1d.physiology.layout import (
     X_GP,
     X_GS,
     X_GT,
+    X_I1,
+    X_ID,
     X_IL,
     X_IP,
     X_ISC1,
     X_ISC2,
+    X_QGUT,
     X_QSTO1,
     X_QSTO2,
+    X_X,
 )
 
-__all__ = ["CHUNK", "dopri_batch", "dopri_batch_serial", "rk4_batch", "rk4_batch_serial"]
+__all__ = [
+    "CHUNK",
+    "N_GLUCOSE_OUT",
+    "OUT_GP",
+    "OUT_GS",
+    "dopri_batch",
+    "dopri_batch_serial",
+    "rk4_batch",
+    "rk4_batch_serial",
+]
+
+#: Rows of the glucose-only output ``out`` (r, N_GLUCOSE_OUT, n): G_s, then G_p [mg/kg].
+OUT_GS = 0
+OUT_GP = 1
+N_GLUCOSE_OUT = 2
 
 @jit(fastmath=FASTMATH)
 def _record(xs, out, row, lo, m, full):
@@ -66,8 +85,8 @@ def _record(xs, out, row, lo, m, full):
                 out[row, i, lo + jj] = xs[i * CHUNK + jj]
     else:
         for jj in range(m):
-            out[row, 0, lo + jj] = xs[X_GS * CHUNK + jj]
-            out[row, 1, lo + jj] = xs[X_GP * CHUNK + jj]
+            out[row, OUT_GS, lo + jj] = xs[X_GS * CHUNK + jj]
+            out[row, OUT_GP, lo + jj] = xs[X_GP * CHUNK + jj]
 
 
 @jit(fastmath=FASTMATH)
@@ -178,21 +197,21 @@ _E5, _E6, _E7 = -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0
 
 @jit(fastmath=FASTMATH)
 def _f(p, j, y, d_in, u, dbar, out):
-    r = _deriv(p, j, y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7], y[8], y[9], y[10],
-               y[11], y[12], d_in, u, dbar)
-    out[0] = r[0]
-    out[1] = r[1]
-    out[2] = r[2]
-    out[3] = r[3]
-    out[4] = r[4]
-    out[5] = r[5]
-    out[6] = r[6]
-    out[7] = r[7]
-    out[8] = r[8]
-    out[9] = r[9]
-    out[10] = r[10]
-    out[11] = r[11]
-    out[12] = r[12]
+    r = _deriv(p, j, y[X_QSTO1], y[X_QSTO2], y[X_QGUT], y[X_GP], y[X_GT], y[X_IP], y[X_X],
+               y[X_I1], y[X_ID], y[X_IL], y[X_ISC1], y[X_ISC2], y[X_GS], d_in, u, dbar)
+    out[X_QSTO1] = r[X_QSTO1]
+    out[X_QSTO2] = r[X_QSTO2]
+    out[X_QGUT] = r[X_QGUT]
+    out[X_GP] = r[X_GP]
+    out[X_GT] = r[X_GT]
+    out[X_IP] = r[X_IP]
+    out[X_X] = r[X_X]
+    out[X_I1] = r[X_I1]
+    out[X_ID] = r[X_ID]
+    out[X_IL] = r[X_IL]
+    out[X_ISC1] = r[X_ISC1]
+    out[X_ISC2] = r[X_ISC2]
+    out[X_GS] = r[X_GS]
 
 
 @jit(fastmath=FASTMATH)
@@ -273,8 +292,8 @@ def _record_one(y, out, row, j, full):
         for i in range(N_STATES):
             out[row, i, j] = y[i]
     else:
-        out[row, 0, j] = y[X_GS]
-        out[row, 1, j] = y[X_GP]
+        out[row, OUT_GS, j] = y[X_GS]
+        out[row, OUT_GP, j] = y[X_GP]
 
 
 @jit(fastmath=FASTMATH)

@@ -8,7 +8,7 @@ Conventions (see ``dt1d.physiology.layout`` for the layouts):
 - ``p``: parameter vector, shape ``(N_PARAMS,)``, ``PatientParams.to_array()`` order, index
   constants ``P_*``. The internal ``_deriv``/``_rk4`` take ``p`` as ``(N_PARAMS, n)`` plus a
   patient column ``j`` so that batch kernels can vectorise across patients.
-- ``x``: state vector, shape ``(13,)``, index constants ``X_*`` (mg, mg/kg, pmol/kg, pmol/L).
+- ``x``: state vector, shape ``(N_STATES,)``, index constants ``X_*`` (mg, mg/kg, pmol/kg, pmol/L).
 - Inputs are held constant over each minute: ``carbs_g_per_min`` is the carbohydrate
   *eaten* in that minute (after the eating-rate limit, see :func:`meal_minute`),
   ``insulin_u_per_min`` the subcutaneous insulin rate (basal and bolus together), and
@@ -69,8 +69,17 @@ from dt1d.physiology.layout import (
     PMOL_PER_UNIT,
     X_GP,
     X_GS,
+    X_GT,
+    X_I1,
+    X_ID,
+    X_IL,
+    X_IP,
+    X_ISC1,
+    X_ISC2,
+    X_QGUT,
     X_QSTO1,
     X_QSTO2,
+    X_X,
 )
 
 __all__ = [
@@ -137,7 +146,8 @@ def tanh(z: float) -> float:
 
 
 @jit(fastmath=FASTMATH, inline="always")
-def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u, dbar):
+def _deriv(p, j, q_sto1, q_sto2, q_gut, g_p, g_t, i_p, x_ins, i_1, i_d, i_l, i_sc1, i_sc2, g_s,
+           d_in, u, dbar):
     """dx/dt of patient column ``j`` of ``p`` (N_PARAMS, n): simglucose 0.2.11's model.
 
     ``d_in`` eaten glucose [mg/min], ``u`` insulin [pmol/kg/min], ``dbar`` meal size [mg].
@@ -146,8 +156,8 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     kmax = p[P_KMAX, j]
     kabs = p[P_KABS, j]
     # gastro-intestinal tract (Dalla Man 2006 nonlinear gastric emptying)
-    qsto = x0 + x1
-    dx0 = -kmax * x0 + d_in
+    qsto = q_sto1 + q_sto2
+    d_q_sto1 = -kmax * q_sto1 + d_in
     # computed unconditionally and selected (branch-free, so loops over patients vectorise)
     kmin = p[P_KMIN, j]
     b = p[P_B, j]
@@ -163,57 +173,59 @@ def _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, d_in, u,
     kgut = kmin + (kmax - kmin) / 2.0 * (t1 - t2 + 2.0)
     if not meal_on:
         kgut = kmax
-    dx1 = kmax * x0 - kgut * x1
-    dx2 = kgut * x1 - kabs * x2
-    ra = p[P_F, j] * kabs * x2 / p[P_BW, j]  # rate of appearance, mg/kg/min
+    d_q_sto2 = kmax * q_sto1 - kgut * q_sto2
+    d_q_gut = kgut * q_sto2 - kabs * q_gut
+    ra = p[P_F, j] * kabs * q_gut / p[P_BW, j]  # rate of appearance, mg/kg/min
     # glucose subsystem (Dalla Man 2007 eq. 1, 10-17, 27)
-    egp = p[P_KP1, j] - p[P_KP2, j] * x3 - p[P_KP3, j] * x8
+    egp = p[P_KP1, j] - p[P_KP2, j] * g_p - p[P_KP3, j] * i_d
     if egp < 0.0:
         egp = 0.0
     ke2 = p[P_KE2, j]
-    renal = p[P_KE1, j] * (x3 - ke2)
-    if x3 <= ke2:
+    renal = p[P_KE1, j] * (g_p - ke2)
+    if g_p <= ke2:
         renal = 0.0
     k1 = p[P_K1, j]
     k2 = p[P_K2, j]
-    dx3 = egp + ra - p[P_FSNC, j] - renal - k1 * x3 + k2 * x4
-    vmt = p[P_VM0, j] + p[P_VMX, j] * x6
-    uid = vmt * x4 / (p[P_KM0, j] + x4)
-    dx4 = -uid + k1 * x3 - k2 * x4
+    d_g_p = egp + ra - p[P_FSNC, j] - renal - k1 * g_p + k2 * g_t
+    vmt = p[P_VM0, j] + p[P_VMX, j] * x_ins
+    uid = vmt * g_t / (p[P_KM0, j] + g_t)
+    d_g_t = -uid + k1 * g_p - k2 * g_t
     # insulin subsystem (Dalla Man 2007 eq. 3, 11, 18; Kovatchev 2009 s.c. route)
     m1 = p[P_M1, j]
     m2 = p[P_M2, j]
     ka1 = p[P_KA1, j]
     ka2 = p[P_KA2, j]
     kd = p[P_KD, j]
-    dx5 = -(m2 + p[P_M4, j]) * x5 + m1 * x9 + ka1 * x10 + ka2 * x11
-    it = x5 / p[P_VI, j]
+    d_i_p = -(m2 + p[P_M4, j]) * i_p + m1 * i_l + ka1 * i_sc1 + ka2 * i_sc2
+    it = i_p / p[P_VI, j]
     p2u = p[P_P2U, j]
-    dx6 = -p2u * x6 + p2u * (it - p[P_IB, j])
+    d_x_ins = -p2u * x_ins + p2u * (it - p[P_IB, j])
     ki = p[P_KI, j]
-    dx7 = -ki * (x7 - it)
-    dx8 = -ki * (x8 - x7)
-    dx9 = -(m1 + p[P_M30, j]) * x9 + m2 * x5
-    dx10 = u - (ka1 + kd) * x10
-    dx11 = kd * x10 - ka2 * x11
+    d_i_1 = -ki * (i_1 - it)
+    d_i_d = -ki * (i_d - i_1)
+    d_i_l = -(m1 + p[P_M30, j]) * i_l + m2 * i_p
+    d_i_sc1 = u - (ka1 + kd) * i_sc1
+    d_i_sc2 = kd * i_sc1 - ka2 * i_sc2
     ksc = p[P_KSC, j]
-    dx12 = -ksc * x12 + ksc * x3
+    d_g_s = -ksc * g_s + ksc * g_p
     # simglucose's non-negativity mask: a negative state stops changing
-    if x3 < 0.0:
-        dx3 = 0.0
-    if x4 < 0.0:
-        dx4 = 0.0
-    if x5 < 0.0:
-        dx5 = 0.0
-    if x9 < 0.0:
-        dx9 = 0.0
-    if x10 < 0.0:
-        dx10 = 0.0
-    if x11 < 0.0:
-        dx11 = 0.0
-    if x12 < 0.0:
-        dx12 = 0.0
-    return dx0, dx1, dx2, dx3, dx4, dx5, dx6, dx7, dx8, dx9, dx10, dx11, dx12
+    if g_p < 0.0:
+        d_g_p = 0.0
+    if g_t < 0.0:
+        d_g_t = 0.0
+    if i_p < 0.0:
+        d_i_p = 0.0
+    if i_l < 0.0:
+        d_i_l = 0.0
+    if i_sc1 < 0.0:
+        d_i_sc1 = 0.0
+    if i_sc2 < 0.0:
+        d_i_sc2 = 0.0
+    if g_s < 0.0:
+        d_g_s = 0.0
+    # in state order (X_QSTO1 ... X_GS)
+    return (d_q_sto1, d_q_sto2, d_q_gut, d_g_p, d_g_t, d_i_p, d_x_ins, d_i_1, d_i_d, d_i_l,
+            d_i_sc1, d_i_sc2, d_g_s)
 
 
 #: Lanes (patients) of the RK4 chunk kernel; batch kernels hand it up to this many at once.
@@ -221,11 +233,11 @@ CHUNK = 32
 
 
 #: Rows of the flat chunk array: the 13 states, then the inputs of the current minute.
-ROW_D_IN = 13  # eaten glucose [mg/min]
-ROW_U = 14  # s.c. insulin [pmol/kg/min]
-ROW_DBAR = 15  # meal size [mg]
-ROW_MEAL = 16  # rows 16-19: the meal state (M_* order)
-CHUNK_ROWS = 20
+ROW_D_IN = N_STATES  # eaten glucose [mg/min]
+ROW_U = N_STATES + 1  # s.c. insulin [pmol/kg/min]
+ROW_DBAR = N_STATES + 2  # meal size [mg]
+ROW_MEAL = N_STATES + 3  # N_MEAL rows: the meal state (M_* order)
+CHUNK_ROWS = ROW_MEAL + N_MEAL
 
 
 @jit(fastmath=FASTMATH)
@@ -242,62 +254,68 @@ def _rk4_chunk(p, xs, h, m):
     h2 = 0.5 * h
     h6 = h / 6.0
     for j in range(m):
-        x0 = xs[j]
-        x1 = xs[CHUNK + j]
-        x2 = xs[2 * CHUNK + j]
-        x3 = xs[3 * CHUNK + j]
-        x4 = xs[4 * CHUNK + j]
-        x5 = xs[5 * CHUNK + j]
-        x6 = xs[6 * CHUNK + j]
-        x7 = xs[7 * CHUNK + j]
-        x8 = xs[8 * CHUNK + j]
-        x9 = xs[9 * CHUNK + j]
-        x10 = xs[10 * CHUNK + j]
-        x11 = xs[11 * CHUNK + j]
-        x12 = xs[12 * CHUNK + j]
+        q_sto1 = xs[X_QSTO1 * CHUNK + j]
+        q_sto2 = xs[X_QSTO2 * CHUNK + j]
+        q_gut = xs[X_QGUT * CHUNK + j]
+        g_p = xs[X_GP * CHUNK + j]
+        g_t = xs[X_GT * CHUNK + j]
+        i_p = xs[X_IP * CHUNK + j]
+        x_ins = xs[X_X * CHUNK + j]
+        i_1 = xs[X_I1 * CHUNK + j]
+        i_d = xs[X_ID * CHUNK + j]
+        i_l = xs[X_IL * CHUNK + j]
+        i_sc1 = xs[X_ISC1 * CHUNK + j]
+        i_sc2 = xs[X_ISC2 * CHUNK + j]
+        g_s = xs[X_GS * CHUNK + j]
         di = xs[ROW_D_IN * CHUNK + j]
         ui = xs[ROW_U * CHUNK + j]
         db = xs[ROW_DBAR * CHUNK + j]
-        a = _deriv(p, j, x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10, x11, x12, di, ui, db)
-        b = _deriv(p, j, x0 + h2 * a[0], x1 + h2 * a[1], x2 + h2 * a[2], x3 + h2 * a[3],
-                   x4 + h2 * a[4], x5 + h2 * a[5], x6 + h2 * a[6], x7 + h2 * a[7],
-                   x8 + h2 * a[8], x9 + h2 * a[9], x10 + h2 * a[10], x11 + h2 * a[11],
-                   x12 + h2 * a[12], di, ui, db)
-        c = _deriv(p, j, x0 + h2 * b[0], x1 + h2 * b[1], x2 + h2 * b[2], x3 + h2 * b[3],
-                   x4 + h2 * b[4], x5 + h2 * b[5], x6 + h2 * b[6], x7 + h2 * b[7],
-                   x8 + h2 * b[8], x9 + h2 * b[9], x10 + h2 * b[10], x11 + h2 * b[11],
-                   x12 + h2 * b[12], di, ui, db)
-        d = _deriv(p, j, x0 + h * c[0], x1 + h * c[1], x2 + h * c[2], x3 + h * c[3],
-                   x4 + h * c[4], x5 + h * c[5], x6 + h * c[6], x7 + h * c[7],
-                   x8 + h * c[8], x9 + h * c[9], x10 + h * c[10], x11 + h * c[11],
-                   x12 + h * c[12], di, ui, db)
-        xs[j] = x0 + h6 * (a[0] + 2.0 * (b[0] + c[0]) + d[0])
-        xs[CHUNK + j] = x1 + h6 * (a[1] + 2.0 * (b[1] + c[1]) + d[1])
-        xs[2 * CHUNK + j] = x2 + h6 * (a[2] + 2.0 * (b[2] + c[2]) + d[2])
-        v3 = x3 + h6 * (a[3] + 2.0 * (b[3] + c[3]) + d[3])
-        xs[3 * CHUNK + j] = 0.0 if v3 < 0.0 else v3
-        v4 = x4 + h6 * (a[4] + 2.0 * (b[4] + c[4]) + d[4])
-        xs[4 * CHUNK + j] = 0.0 if v4 < 0.0 else v4
-        v5 = x5 + h6 * (a[5] + 2.0 * (b[5] + c[5]) + d[5])
-        xs[5 * CHUNK + j] = 0.0 if v5 < 0.0 else v5
-        xs[6 * CHUNK + j] = x6 + h6 * (a[6] + 2.0 * (b[6] + c[6]) + d[6])
-        xs[7 * CHUNK + j] = x7 + h6 * (a[7] + 2.0 * (b[7] + c[7]) + d[7])
-        xs[8 * CHUNK + j] = x8 + h6 * (a[8] + 2.0 * (b[8] + c[8]) + d[8])
-        v9 = x9 + h6 * (a[9] + 2.0 * (b[9] + c[9]) + d[9])
-        xs[9 * CHUNK + j] = 0.0 if v9 < 0.0 else v9
-        v10 = x10 + h6 * (a[10] + 2.0 * (b[10] + c[10]) + d[10])
-        xs[10 * CHUNK + j] = 0.0 if v10 < 0.0 else v10
-        v11 = x11 + h6 * (a[11] + 2.0 * (b[11] + c[11]) + d[11])
-        xs[11 * CHUNK + j] = 0.0 if v11 < 0.0 else v11
-        v12 = x12 + h6 * (a[12] + 2.0 * (b[12] + c[12]) + d[12])
-        xs[12 * CHUNK + j] = 0.0 if v12 < 0.0 else v12
+        a = _deriv(p, j, q_sto1, q_sto2, q_gut, g_p, g_t, i_p, x_ins, i_1, i_d, i_l, i_sc1,
+                   i_sc2, g_s, di, ui, db)
+        b = _deriv(p, j, q_sto1 + h2 * a[X_QSTO1], q_sto2 + h2 * a[X_QSTO2],
+                   q_gut + h2 * a[X_QGUT], g_p + h2 * a[X_GP], g_t + h2 * a[X_GT],
+                   i_p + h2 * a[X_IP], x_ins + h2 * a[X_X], i_1 + h2 * a[X_I1], i_d + h2 * a[X_ID],
+                   i_l + h2 * a[X_IL], i_sc1 + h2 * a[X_ISC1], i_sc2 + h2 * a[X_ISC2],
+                   g_s + h2 * a[X_GS], di, ui, db)
+        c = _deriv(p, j, q_sto1 + h2 * b[X_QSTO1], q_sto2 + h2 * b[X_QSTO2],
+                   q_gut + h2 * b[X_QGUT], g_p + h2 * b[X_GP], g_t + h2 * b[X_GT],
+                   i_p + h2 * b[X_IP], x_ins + h2 * b[X_X], i_1 + h2 * b[X_I1], i_d + h2 * b[X_ID],
+                   i_l + h2 * b[X_IL], i_sc1 + h2 * b[X_ISC1], i_sc2 + h2 * b[X_ISC2],
+                   g_s + h2 * b[X_GS], di, ui, db)
+        d = _deriv(p, j, q_sto1 + h * c[X_QSTO1], q_sto2 + h * c[X_QSTO2], q_gut + h * c[X_QGUT],
+                   g_p + h * c[X_GP], g_t + h * c[X_GT], i_p + h * c[X_IP], x_ins + h * c[X_X],
+                   i_1 + h * c[X_I1], i_d + h * c[X_ID], i_l + h * c[X_IL], i_sc1 + h * c[X_ISC1],
+                   i_sc2 + h * c[X_ISC2], g_s + h * c[X_GS], di, ui, db)
+        xs[X_QSTO1 * CHUNK + j] = (
+            q_sto1 + h6 * (a[X_QSTO1] + 2.0 * (b[X_QSTO1] + c[X_QSTO1]) + d[X_QSTO1]))
+        xs[X_QSTO2 * CHUNK + j] = (
+            q_sto2 + h6 * (a[X_QSTO2] + 2.0 * (b[X_QSTO2] + c[X_QSTO2]) + d[X_QSTO2]))
+        xs[X_QGUT * CHUNK + j] = (
+            q_gut + h6 * (a[X_QGUT] + 2.0 * (b[X_QGUT] + c[X_QGUT]) + d[X_QGUT]))
+        g_p_new = g_p + h6 * (a[X_GP] + 2.0 * (b[X_GP] + c[X_GP]) + d[X_GP])
+        xs[X_GP * CHUNK + j] = 0.0 if g_p_new < 0.0 else g_p_new
+        g_t_new = g_t + h6 * (a[X_GT] + 2.0 * (b[X_GT] + c[X_GT]) + d[X_GT])
+        xs[X_GT * CHUNK + j] = 0.0 if g_t_new < 0.0 else g_t_new
+        i_p_new = i_p + h6 * (a[X_IP] + 2.0 * (b[X_IP] + c[X_IP]) + d[X_IP])
+        xs[X_IP * CHUNK + j] = 0.0 if i_p_new < 0.0 else i_p_new
+        xs[X_X * CHUNK + j] = x_ins + h6 * (a[X_X] + 2.0 * (b[X_X] + c[X_X]) + d[X_X])
+        xs[X_I1 * CHUNK + j] = i_1 + h6 * (a[X_I1] + 2.0 * (b[X_I1] + c[X_I1]) + d[X_I1])
+        xs[X_ID * CHUNK + j] = i_d + h6 * (a[X_ID] + 2.0 * (b[X_ID] + c[X_ID]) + d[X_ID])
+        i_l_new = i_l + h6 * (a[X_IL] + 2.0 * (b[X_IL] + c[X_IL]) + d[X_IL])
+        xs[X_IL * CHUNK + j] = 0.0 if i_l_new < 0.0 else i_l_new
+        i_sc1_new = i_sc1 + h6 * (a[X_ISC1] + 2.0 * (b[X_ISC1] + c[X_ISC1]) + d[X_ISC1])
+        xs[X_ISC1 * CHUNK + j] = 0.0 if i_sc1_new < 0.0 else i_sc1_new
+        i_sc2_new = i_sc2 + h6 * (a[X_ISC2] + 2.0 * (b[X_ISC2] + c[X_ISC2]) + d[X_ISC2])
+        xs[X_ISC2 * CHUNK + j] = 0.0 if i_sc2_new < 0.0 else i_sc2_new
+        g_s_new = g_s + h6 * (a[X_GS] + 2.0 * (b[X_GS] + c[X_GS]) + d[X_GS])
+        xs[X_GS * CHUNK + j] = 0.0 if g_s_new < 0.0 else g_s_new
 
 
 @jit(fastmath=FASTMATH)
 def _tuple_to_array(r):
     """A (13,) array from a 13-tuple (constant indices: dynamic tuple indexing compiles slowly)."""
-    return np.array([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                     r[11], r[12]])
+    return np.array([r[X_QSTO1], r[X_QSTO2], r[X_QGUT], r[X_GP], r[X_GT], r[X_IP], r[X_X],
+                     r[X_I1], r[X_ID], r[X_IL], r[X_ISC1], r[X_ISC2], r[X_GS]])
 
 
 @jit(fastmath=FASTMATH)
@@ -332,8 +350,9 @@ def derivatives(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg):
     [U/min]; ``dbar_mg``: meal size for gastric emptying [mg] (0 before the first meal).
     """
     q = p.reshape((N_PARAMS, 1))
-    r = _deriv(q, 0, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10],
-               x[11], x[12], 1000.0 * carbs_g_per_min,
+    r = _deriv(q, 0, x[X_QSTO1], x[X_QSTO2], x[X_QGUT], x[X_GP], x[X_GT], x[X_IP], x[X_X],
+               x[X_I1], x[X_ID], x[X_IL], x[X_ISC1], x[X_ISC2], x[X_GS],
+               1000.0 * carbs_g_per_min,
                insulin_u_per_min * PMOL_PER_UNIT / p[P_BW], dbar_mg)
     return _tuple_to_array(r)
 
@@ -407,13 +426,13 @@ def _insulin_states(p, u, x):
     isc2 = p[P_KD] * isc1 / p[P_KA2]
     ip = u / (m2 + p[P_M4] - m1 * m2 / (m1 + p[P_M30]))
     it = ip / p[P_VI]
-    x[5] = ip
-    x[6] = it - p[P_IB]
-    x[7] = it
-    x[8] = it
-    x[9] = m2 * ip / (m1 + p[P_M30])
-    x[10] = isc1
-    x[11] = isc2
+    x[X_IP] = ip
+    x[X_X] = it - p[P_IB]
+    x[X_I1] = it
+    x[X_ID] = it
+    x[X_IL] = m2 * ip / (m1 + p[P_M30])
+    x[X_ISC1] = isc1
+    x[X_ISC2] = isc2
 
 
 @jit()
@@ -468,11 +487,11 @@ def steady_state_from_insulin(p, insulin_u_per_min):
         x[:] = np.nan
         return x
     _insulin_states(p, u, x)
-    gp = _bisect_decreasing(p, x[8], 1e-9, 5000.0 * p[P_VG], True)
-    x[3] = gp
-    x[4] = _tissue_glucose(p, gp, x[8])
-    x[12] = gp
-    if not (gp > 0.0 and x[4] >= 0.0):
+    gp = _bisect_decreasing(p, x[X_ID], 1e-9, 5000.0 * p[P_VG], True)
+    x[X_GP] = gp
+    x[X_GT] = _tissue_glucose(p, gp, x[X_ID])
+    x[X_GS] = gp
+    if not (gp > 0.0 and x[X_GT] >= 0.0):
         x[:] = np.nan
     return x
 
@@ -497,10 +516,10 @@ def steady_state_from_glucose(p, glucose_mg_dl):
     m2 = p[P_M2]
     u = it * p[P_VI] * (m2 + p[P_M4] - m1 * m2 / (m1 + p[P_M30]))
     _insulin_states(p, u, x)
-    x[3] = gp
-    x[4] = _tissue_glucose(p, gp, x[8])
-    x[12] = gp
-    if not (x[4] >= 0.0):
+    x[X_GP] = gp
+    x[X_GT] = _tissue_glucose(p, gp, x[X_ID])
+    x[X_GS] = gp
+    if not (x[X_GT] >= 0.0):
         x[:] = np.nan
         return x, np.nan
     return x, u * p[P_BW] / PMOL_PER_UNIT

@@ -9,6 +9,9 @@ import pandas as pd
 from dt1d.exceptions import SimulationDivergedError
 from dt1d.physiology.batch import (
     CHUNK,
+    N_GLUCOSE_OUT,
+    OUT_GP,
+    OUT_GS,
     dopri_batch,
     dopri_batch_serial,
     rk4_batch,
@@ -151,7 +154,7 @@ class Batch:
         carbs_g = np.ascontiguousarray(carbs_g, dtype=np.float64)
         insulin = np.ascontiguousarray(insulin_u_per_min, dtype=np.float64)
         rows = n_min // record_every
-        out = np.empty((rows + 1, N_STATES if full else 2, self.n))
+        out = np.empty((rows + 1, N_STATES if full else N_GLUCOSE_OUT, self.n))
         eaten = np.empty((rows, self.n))
         status = np.full(self.n, -1, dtype=np.int64)
         bad = np.zeros((N_STATES, self.n))
@@ -178,7 +181,7 @@ class Batch:
         if full:
             gp, gs = out[:, X_GP], out[:, X_GS]
         else:
-            gs, gp = out[:, 0], out[:, 1]
+            gs, gp = out[:, OUT_GS], out[:, OUT_GP]
         over = (gp / vg > GLUCOSE_LIMIT_MG_DL) | (gs / vg > GLUCOSE_LIMIT_MG_DL)
         if over.any():
             row, j = (int(v[0]) for v in np.nonzero(over))

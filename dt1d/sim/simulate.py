@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dt1d.physiology.batch import OUT_GP, OUT_GS
 from dt1d.physiology.params import P_VG, STATE_NAMES, PatientParams
 from dt1d.sim._engine import Batch
 from dt1d.sim._engine import initial_state as _initial_state
@@ -278,8 +279,8 @@ def _open_loop(batch, pts, pump, inputs, rec, step_min, depots=None) -> None:
         m0 = s0 * step_min
         la = _long_acting_day(depots, m0, m0 + carbs.shape[0], rec, s0, step_min, batch.n)
         out, eaten = batch.advance(carbs, basal_u_per_h / 60.0 + extra + la, step_min, False)
-        rec["glucose_true_sc"][s0:s1] = out[:-1, 0] / batch.p[P_VG]
-        rec["glucose_true_plasma"][s0:s1] = out[:-1, 1] / batch.p[P_VG]
+        rec["glucose_true_sc"][s0:s1] = out[:-1, OUT_GS] / batch.p[P_VG]
+        rec["glucose_true_plasma"][s0:s1] = out[:-1, OUT_GP] / batch.p[P_VG]
         rec["carbs"][s0:s1] = eaten
         rec["bolus"][s0:s1] = extra.reshape(s1 - s0, step_min, batch.n).sum(axis=1)
         rec["basal"][s0:s1] = basal_u_per_h / 60.0 * step_min

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dt1d.physiology.batch import CHUNK, rk4_batch, rk4_batch_serial
+from dt1d.physiology.batch import CHUNK, N_GLUCOSE_OUT, rk4_batch, rk4_batch_serial
 from dt1d.physiology.kernels import M_QSTO_START_MG, N_MEAL
 from dt1d.physiology.params import (
     N_STATES,
@@ -86,7 +86,7 @@ class BatchStepper:
         self.meal = np.zeros((N_MEAL, n))
         self.meal[M_QSTO_START_MG] = self.x[X_QSTO1] + self.x[X_QSTO2]
         self._insulin = np.zeros((step_min, n))
-        self._out = np.empty((2, 2, n))
+        self._out = np.empty((2, N_GLUCOSE_OUT, n))  # two rows (start, end) of G_s, G_p
         self._eaten = np.empty((1, n))
         self._status = np.full(n, -1, dtype=np.int64)
         self._bad = np.zeros((N_STATES, n))

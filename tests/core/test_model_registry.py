@@ -58,7 +58,7 @@ def test_b01_importing_dt1d_registers_nothing_for_base_model():
     code = (
         "import json, dt1d\n"
         "from dt1d.core import model_registry as mr\n"
-        "print(json.dumps({'classes': sorted(mr._CLASSES),\n"
+        "print(json.dumps({'classes': sorted(mr._REGISTRY.registered_names()),\n"
         "                  'listed': list(dt1d.list_available_models().values())}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -95,11 +95,12 @@ def test_b17_builtins_known_by_name_before_import():
     assert result["imported"] == []
 
 
-def test_b17_missing_builtin_modules_are_ignored(monkeypatch):
+def test_b17_missing_builtin_modules_are_ignored():
     from dt1d.core import model_registry as mr
 
-    monkeypatch.setitem(mr._BUILTIN_MODELS, "b17_ghost", "dt1d.models.no_such_module:Ghost")
-    monkeypatch.setitem(mr._BUILTIN_MODELS, "b17_orphan", "no_such_package.sub.mod:Ghost")
+    # the autouse isolated() runs this test against a copy of the registry
+    mr._REGISTRY.builtins["b17_ghost"] = "dt1d.models.no_such_module:Ghost"
+    mr._REGISTRY.builtins["b17_orphan"] = "no_such_package.sub.mod:Ghost"
     assert not is_model_registered("b17_ghost")
     assert not is_model_registered("b17_orphan")
     assert "b17_ghost" not in list_available_models()
@@ -250,7 +251,7 @@ def test_b21_builtin_found_again_when_its_module_is_already_imported():
     from dt1d.core import model_registry as mr
 
     cls = get_model_class("persistence")
-    del mr._CLASSES["persistence"]
+    del mr._REGISTRY.classes["persistence"]
     assert get_model_class("persistence") is cls
     assert list_available_models()["persistence"] == "dt1d.models.baselines.PersistenceModel"
 

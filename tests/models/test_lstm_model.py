@@ -17,7 +17,7 @@ from dt1d.data import make_target
 from dt1d.metrics import rmse
 from dt1d.models.baselines import PersistenceModel
 from dt1d.models.lstm import LSTMModel
-from dt1d.testing import check_model, make_synthetic_record
+from dt1d.testing import make_synthetic_record
 
 TINY = dict(hidden_size=8, num_layers=1, epochs=2, num_threads=1)
 
@@ -40,10 +40,6 @@ def record():
 def multi(record):
     """A fitted two-horizon model (30 and 60 min)."""
     return LSTMModel(**TINY).fit(record, make_target(record, [30, 60]))
-
-
-def test_check_model_contract():
-    check_model(LSTMModel, TINY)
 
 
 def test_import_and_registry_lookups_do_not_import_torch():
@@ -140,8 +136,8 @@ def test_normalisation_is_learned_from_the_training_period(record):
 
 
 def test_time_ordered_split_and_purge():
-    from dt1d.models.lstm._model import _time_split
     from dt1d.models.lstm._features import record_arrays
+    from dt1d.models.lstm._model import _time_split
 
     a = make_synthetic_record(days=1, seed=1)
     b = make_synthetic_record(days=2, seed=2, start="2026-03-01")

@@ -16,7 +16,7 @@ from dt1d.models.mechanistic import _kernels as K
 from dt1d.models.mechanistic import _priors as _mech_priors
 from dt1d.physiology import kernels as PK
 from dt1d.physiology.params import N_PARAMS, P_BW, P_VG
-from dt1d.testing import check_model, make_synthetic_record
+from dt1d.testing import make_synthetic_record
 
 FAST = {"body_weight_kg": 70.0, "n_starts": 1}
 
@@ -35,10 +35,6 @@ def test_registered_under_both_names() -> None:
     assert get_model_class("mechanistic_uva_padova") is MechanisticModel
     assert get_model_class("mechanistic") is MechanisticModel
     assert {"simulates", "personal", "multi_horizon"} <= MechanisticModel.tags
-
-
-def test_check_model_contract() -> None:
-    check_model(MechanisticModel, FAST)
 
 
 # -- the basal equilibrium and the row kernel, against dt1d.physiology ------------------------

@@ -7,10 +7,12 @@ record (row or entry) and the field when a file is bad.
 """
 
 from dt1d.data.readers._common import ReaderError
+from dt1d.data.readers.carelink import read_carelink
 from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers.tidepool import read_tidepool
 from dt1d.data.readers._registry import (
     READER_PLUGIN_GROUP,
     Reader,
@@ -34,7 +36,9 @@ __all__ = [
     "read_csv",
     "read_parquet",
     "read_frame",
+    "read_carelink",
     "read_nightscout",
     "read_ohio",
     "read_replaybg",
+    "read_tidepool",
 ]

@@ -9,10 +9,12 @@ from typing import Any
 import pandas as pd
 
 from dt1d.data.readers._registry import Reader, register_reader
+from dt1d.data.readers.carelink import read_carelink, sniff_carelink
 from dt1d.data.readers.generic import read_csv, read_parquet
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers.tidepool import read_tidepool, sniff_tidepool
 from dt1d.exceptions import ReaderError
 
 _REPLAYBG_COLUMNS = {"t", "glucose", "cho", "bolus", "basal"}
@@ -63,4 +65,6 @@ register_reader(Reader("parquet", read_parquet, _sniff_parquet, "Parquet table")
 register_reader(Reader("ohio", read_ohio, _sniff_ohio, "OhioT1DM XML"))
 register_reader(Reader("nightscout", _read_nightscout_path, _sniff_nightscout, "Nightscout JSON"))
 register_reader(Reader("replaybg", read_replaybg, _sniff_replaybg, "ReplayBG CSV"))
+register_reader(Reader("carelink", read_carelink, sniff_carelink, "Medtronic CareLink CSV"))
+register_reader(Reader("tidepool", read_tidepool, sniff_tidepool, "Tidepool JSON"))
 register_reader(Reader("csv", read_csv, _sniff_csv, "generic CSV", fallback=True))

@@ -426,10 +426,3 @@ def _finish(
         raise ReaderError(path, exc.problem, record=record, field=exc.column, fix=exc.fix) from exc
 
 
-def _drop_exact_duplicates(table: pd.DataFrame, path: Any, what: str) -> pd.DataFrame:
-    """Drop rows identical in every field (double exports), logging how many."""
-    dup = table.duplicated(keep="first")
-    if dup.any():
-        logger.warning("%s: dropped %d exact duplicate %s", path, int(dup.sum()), what)
-        table = table.loc[~dup]
-    return table

@@ -66,8 +66,6 @@ logger = logging.getLogger(__name__)
 #: Upper limits [1/min] keeping rate constants where fixed-step RK4 at 1 min is stable
 #: (|lambda| h < 2.8) and within physiology.
 _UPPER = {P_KABS: 1.0, P_KMAX: 0.5, P_P2U: 0.5, P_KSC: 0.5}
-#: Time-of-day windows scale hepatic (kp3) as well as peripheral (Vmx) insulin sensitivity.
-WINDOWS_ON_KP3 = True
 #: Most residual evaluations per optimiser run.
 MAX_NFEV = 300
 #: Longest meal delay [min] considered.
@@ -114,9 +112,8 @@ def make_layout(age_group: str, n_windows: int) -> Layout:
     for name, idx in priors_mod.ESTIMATED:
         names.append(name)
         index.append(idx)
-    if priors_mod.MEAL_DELAY:
-        names.append("meal_delay")
-        index.append(-3)
+    names.append("meal_delay")
+    index.append(-3)
     means = [pri[n].log_mean for n in names]
     sds = [pri[n].log_sd for n in names]
     if n_windows > 1:
@@ -181,9 +178,9 @@ def model_from_z(z: np.ndarray, layout: Layout, base: np.ndarray, body_weight_kg
     n_w = max(layout.n_windows, 1)
     pw = np.repeat(p[None, :], n_w, axis=0)
     if windows:
+        # time-of-day windows scale hepatic (kp3) as well as peripheral (Vmx) sensitivity
         pw[:, P_VMX] = p[P_VMX] * np.array(windows)
-        if WINDOWS_ON_KP3:
-            pw[:, P_KP3] = p[P_KP3] * np.array(windows)
+        pw[:, P_KP3] = p[P_KP3] * np.array(windows)
     return np.ascontiguousarray(pw), x0
 
 

@@ -95,13 +95,6 @@ def replay(pw, win, x_init, carbs_g, insulin_u, step_min, substeps, out):
 
 
 @jit(fastmath=FASTMATH)
-def replay_batch(pw_batch, win, x_batch, carbs_g, insulin_u, step_min, substeps, out):
-    """:func:`replay` for many parameter sets: ``pw_batch`` (m, W, N_PARAMS), ``out`` (m, n)."""
-    for j in range(pw_batch.shape[0]):
-        replay(pw_batch[j], win, x_batch[j], carbs_g, insulin_u, step_min, substeps, out[j])
-
-
-@jit(fastmath=FASTMATH)
 def delayed_amount(carbs_g, row, delay_rows, delay_frac, known_until):
     """Carbs arriving in ``row`` after the meal delay, from rows up to ``known_until`` only.
 

@@ -26,7 +26,6 @@ from dt1d.physiology.params import (
     P_P2U,
     P_VM0,
     P_VMX,
-    PARAM_FIELDS,
     load_patient_params,
     patient_names,
 )
@@ -49,9 +48,8 @@ ESTIMATED: tuple[tuple[str, int], ...] = (
     ("vm0", P_VM0),
 )
 
-#: Whether a meal delay (minutes between the recorded carbs and their arrival in the
-#: stomach, ReplayBG's beta) is estimated; prior median 10 min, log-sd 0.8.
-MEAL_DELAY = True
+#: The meal delay (minutes between the recorded carbs and their arrival in the stomach,
+#: ReplayBG's beta) is always estimated; prior median 10 min, log-sd 0.8.
 MEAL_DELAY_MEDIAN_MIN = 10.0
 MEAL_DELAY_LOG_SD = 0.8
 
@@ -114,7 +112,3 @@ def priors(age_group: str) -> dict[str, Prior]:
     out["gb"] = Prior(float(np.log(GB_PRIOR_MEDIAN_MG_DL)), GB_PRIOR_LOG_SD)
     return out
 
-
-def field_name(index: int) -> str:
-    """The :class:`~dt1d.physiology.params.PatientParams` field of a kernel-vector index."""
-    return PARAM_FIELDS[index]
