@@ -137,7 +137,7 @@ class BaseModel(metaclass=RegistryMeta, abstract=True):
         fitted = self.__dict__.get("step_min_") if hasattr(self, "__dict__") else None
         if fitted is None:
             return
-        step_min = _record_step_min(X)
+        step_min = record_step_min(X)
         if step_min is not None and step_min != float(fitted):
             raise DataValidationError(
                 f"the record is on a {step_min:g}-minute grid but this {type(self).__qualname__} "
@@ -215,7 +215,7 @@ def _learned_attributes(obj: object) -> dict[str, Any]:
     }
 
 
-def _record_step_min(X: pd.DataFrame) -> float | None:
+def record_step_min(X: pd.DataFrame) -> float | None:
     """The grid step of a record in minutes, or None when it has no two rows to measure."""
     from dt1d.data import infer_step
 

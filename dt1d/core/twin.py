@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dt1d.core import _persistence
-from dt1d.core.base import BaseModel, _record_step_min
+from dt1d.core.base import BaseModel, record_step_min
 from dt1d.core.model_registry import create_model
 from dt1d.exceptions import CapabilityError, DataValidationError
 
@@ -208,7 +208,7 @@ class DigitalTwin:
     def _check_step(self, X: pd.DataFrame) -> None:
         """Refuse a record on another grid than the twin was fitted on (any model)."""
         fitted = (self.data_summary_ or {}).get("step_min")
-        step_min = _record_step_min(X)
+        step_min = record_step_min(X)
         if fitted is not None and step_min is not None and step_min != float(fitted):
             raise DataValidationError(
                 f"the record is on a {step_min:g}-minute grid but this twin was fitted on "
@@ -243,7 +243,7 @@ def _summarise(X: pd.DataFrame) -> dict[str, Any]:
     glucose = X["glucose"].to_numpy(dtype=float)
     summary: dict[str, Any] = {
         "rows": int(len(X)),
-        "step_min": _record_step_min(X),
+        "step_min": record_step_min(X),
         "start": str(X.index[0]),
         "end": str(X.index[-1]),
         "glucose_missing_fraction": float(np.mean(np.isnan(glucose))),

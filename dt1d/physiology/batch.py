@@ -31,10 +31,10 @@ from dt1d.physiology.kernels import (
     ROW_DBAR,
     ROW_MEAL,
     ROW_U,
-    _deriv,
-    _meal_step,
-    _rk4_chunk,
+    deriv_lane,
     meal_minute,
+    meal_step,
+    rk4_chunk,
 )
 from dt1d.physiology.layout import (
     M_FOOD_TAKEN_G,
@@ -108,7 +108,7 @@ def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, 
     """RK4 for patients ``lo..hi-1`` (at most CHUNK): one vectorised chunk of lanes.
 
     States, inputs and meal states live in one flat local array for the whole run
-    (``kernels._rk4_chunk`` layout) and go back to ``x``/``meal`` at the end.
+    (``kernels.rk4_chunk`` layout) and go back to ``x``/``meal`` at the end.
     """
     n_min = carbs.shape[0]
     full = out.shape[1] == N_STATES
@@ -131,7 +131,7 @@ def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, 
                 eaten[block, lo + jj] = 0.0
         for jj in range(m):
             j = lo + jj
-            e, planned, qsto0, food = _meal_step(
+            e, planned, qsto0, food = meal_step(
                 xs[(ROW_MEAL + M_PLANNED_G) * CHUNK + jj], xs[(ROW_MEAL + M_LAST_EATEN_G) * CHUNK + jj],
                 xs[(ROW_MEAL + M_QSTO_START_MG) * CHUNK + jj],
                 xs[(ROW_MEAL + M_FOOD_TAKEN_G) * CHUNK + jj],
@@ -145,7 +145,7 @@ def _rk4_patients(p, x, meal, carbs, insulin, eat_rate, substeps, record_every, 
             xs[ROW_DBAR * CHUNK + jj] = qsto0 + 1000.0 * food
             xs[ROW_U * CHUNK + jj] = insulin[k, j] * PMOL_PER_UNIT / ps[P_BW, jj]
         for _ in range(substeps):
-            _rk4_chunk(ps, xs, h, m)
+            rk4_chunk(ps, xs, h, m)
         _check(xs, k, lo, m, status, bad)
     if n_min % record_every == 0:
         _record(xs, out, n_min // record_every, lo, m, full)
@@ -197,8 +197,9 @@ _E5, _E6, _E7 = -17253.0 / 339200.0, 22.0 / 525.0, -1.0 / 40.0
 
 @jit(fastmath=FASTMATH)
 def _f(p, j, y, d_in, u, dbar, out):
-    r = _deriv(p, j, y[X_QSTO1], y[X_QSTO2], y[X_QGUT], y[X_GP], y[X_GT], y[X_IP], y[X_X],
-               y[X_I1], y[X_ID], y[X_IL], y[X_ISC1], y[X_ISC2], y[X_GS], d_in, u, dbar)
+    r = deriv_lane(p, j, y[X_QSTO1], y[X_QSTO2], y[X_QGUT], y[X_GP], y[X_GT], y[X_IP],
+                   y[X_X], y[X_I1], y[X_ID], y[X_IL], y[X_ISC1], y[X_ISC2], y[X_GS], d_in, u,
+                   dbar)
     out[X_QSTO1] = r[X_QSTO1]
     out[X_QSTO2] = r[X_QSTO2]
     out[X_QGUT] = r[X_QGUT]

@@ -6,8 +6,9 @@ from other jitted code (the mechanistic twin runs them inside its own likelihood
 Conventions (see ``dt1d.physiology.layout`` for the layouts):
 
 - ``p``: parameter vector, shape ``(N_PARAMS,)``, ``PatientParams.to_array()`` order, index
-  constants ``P_*``. The internal ``_deriv``/``_rk4`` take ``p`` as ``(N_PARAMS, n)`` plus a
-  patient column ``j`` so that batch kernels can vectorise across patients.
+  constants ``P_*``. The lane kernels ``deriv_lane``/``rk4_chunk`` (used by
+  :mod:`dt1d.physiology.batch`) take ``p`` as ``(N_PARAMS, n)`` plus a patient column ``j``
+  so that batch kernels can vectorise across patients.
 - ``x``: state vector, shape ``(N_STATES,)``, index constants ``X_*`` (mg, mg/kg, pmol/kg, pmol/L).
 - Inputs are held constant over each minute: ``carbs_g_per_min`` is the carbohydrate
   *eaten* in that minute (after the eating-rate limit, see :func:`meal_minute`),
@@ -146,8 +147,8 @@ def tanh(z: float) -> float:
 
 
 @jit(fastmath=FASTMATH, inline="always")
-def _deriv(p, j, q_sto1, q_sto2, q_gut, g_p, g_t, i_p, x_ins, i_1, i_d, i_l, i_sc1, i_sc2, g_s,
-           d_in, u, dbar):
+def deriv_lane(p, j, q_sto1, q_sto2, q_gut, g_p, g_t, i_p, x_ins, i_1, i_d, i_l, i_sc1, i_sc2,
+               g_s, d_in, u, dbar):
     """dx/dt of patient column ``j`` of ``p`` (N_PARAMS, n): simglucose 0.2.11's model.
 
     ``d_in`` eaten glucose [mg/min], ``u`` insulin [pmol/kg/min], ``dbar`` meal size [mg].
@@ -241,7 +242,7 @@ CHUNK_ROWS = ROW_MEAL + N_MEAL
 
 
 @jit(fastmath=FASTMATH)
-def _rk4_chunk(p, xs, h, m):
+def rk4_chunk(p, xs, h, m):
     """One RK4 step of ``h`` minutes for lanes ``0..m-1`` (m <= CHUNK) of a flat chunk array.
 
     States under simglucose's non-negativity mask (G_p, G_t, I_p, I_l, I_sc1, I_sc2, G_s)
@@ -270,22 +271,23 @@ def _rk4_chunk(p, xs, h, m):
         di = xs[ROW_D_IN * CHUNK + j]
         ui = xs[ROW_U * CHUNK + j]
         db = xs[ROW_DBAR * CHUNK + j]
-        a = _deriv(p, j, q_sto1, q_sto2, q_gut, g_p, g_t, i_p, x_ins, i_1, i_d, i_l, i_sc1,
-                   i_sc2, g_s, di, ui, db)
-        b = _deriv(p, j, q_sto1 + h2 * a[X_QSTO1], q_sto2 + h2 * a[X_QSTO2],
-                   q_gut + h2 * a[X_QGUT], g_p + h2 * a[X_GP], g_t + h2 * a[X_GT],
-                   i_p + h2 * a[X_IP], x_ins + h2 * a[X_X], i_1 + h2 * a[X_I1], i_d + h2 * a[X_ID],
-                   i_l + h2 * a[X_IL], i_sc1 + h2 * a[X_ISC1], i_sc2 + h2 * a[X_ISC2],
-                   g_s + h2 * a[X_GS], di, ui, db)
-        c = _deriv(p, j, q_sto1 + h2 * b[X_QSTO1], q_sto2 + h2 * b[X_QSTO2],
-                   q_gut + h2 * b[X_QGUT], g_p + h2 * b[X_GP], g_t + h2 * b[X_GT],
-                   i_p + h2 * b[X_IP], x_ins + h2 * b[X_X], i_1 + h2 * b[X_I1], i_d + h2 * b[X_ID],
-                   i_l + h2 * b[X_IL], i_sc1 + h2 * b[X_ISC1], i_sc2 + h2 * b[X_ISC2],
-                   g_s + h2 * b[X_GS], di, ui, db)
-        d = _deriv(p, j, q_sto1 + h * c[X_QSTO1], q_sto2 + h * c[X_QSTO2], q_gut + h * c[X_QGUT],
-                   g_p + h * c[X_GP], g_t + h * c[X_GT], i_p + h * c[X_IP], x_ins + h * c[X_X],
-                   i_1 + h * c[X_I1], i_d + h * c[X_ID], i_l + h * c[X_IL], i_sc1 + h * c[X_ISC1],
-                   i_sc2 + h * c[X_ISC2], g_s + h * c[X_GS], di, ui, db)
+        a = deriv_lane(p, j, q_sto1, q_sto2, q_gut, g_p, g_t, i_p, x_ins, i_1, i_d, i_l, i_sc1,
+                       i_sc2, g_s, di, ui, db)
+        b = deriv_lane(p, j, q_sto1 + h2 * a[X_QSTO1], q_sto2 + h2 * a[X_QSTO2],
+                       q_gut + h2 * a[X_QGUT], g_p + h2 * a[X_GP], g_t + h2 * a[X_GT],
+                       i_p + h2 * a[X_IP], x_ins + h2 * a[X_X], i_1 + h2 * a[X_I1],
+                       i_d + h2 * a[X_ID], i_l + h2 * a[X_IL], i_sc1 + h2 * a[X_ISC1],
+                       i_sc2 + h2 * a[X_ISC2], g_s + h2 * a[X_GS], di, ui, db)
+        c = deriv_lane(p, j, q_sto1 + h2 * b[X_QSTO1], q_sto2 + h2 * b[X_QSTO2],
+                       q_gut + h2 * b[X_QGUT], g_p + h2 * b[X_GP], g_t + h2 * b[X_GT],
+                       i_p + h2 * b[X_IP], x_ins + h2 * b[X_X], i_1 + h2 * b[X_I1],
+                       i_d + h2 * b[X_ID], i_l + h2 * b[X_IL], i_sc1 + h2 * b[X_ISC1],
+                       i_sc2 + h2 * b[X_ISC2], g_s + h2 * b[X_GS], di, ui, db)
+        d = deriv_lane(p, j, q_sto1 + h * c[X_QSTO1], q_sto2 + h * c[X_QSTO2],
+                       q_gut + h * c[X_QGUT], g_p + h * c[X_GP], g_t + h * c[X_GT],
+                       i_p + h * c[X_IP], x_ins + h * c[X_X], i_1 + h * c[X_I1], i_d + h * c[X_ID],
+                       i_l + h * c[X_IL], i_sc1 + h * c[X_ISC1], i_sc2 + h * c[X_ISC2],
+                       g_s + h * c[X_GS], di, ui, db)
         xs[X_QSTO1 * CHUNK + j] = (
             q_sto1 + h6 * (a[X_QSTO1] + 2.0 * (b[X_QSTO1] + c[X_QSTO1]) + d[X_QSTO1]))
         xs[X_QSTO2 * CHUNK + j] = (
@@ -350,10 +352,10 @@ def derivatives(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg):
     [U/min]; ``dbar_mg``: meal size for gastric emptying [mg] (0 before the first meal).
     """
     q = p.reshape((N_PARAMS, 1))
-    r = _deriv(q, 0, x[X_QSTO1], x[X_QSTO2], x[X_QGUT], x[X_GP], x[X_GT], x[X_IP], x[X_X],
-               x[X_I1], x[X_ID], x[X_IL], x[X_ISC1], x[X_ISC2], x[X_GS],
-               1000.0 * carbs_g_per_min,
-               insulin_u_per_min * PMOL_PER_UNIT / p[P_BW], dbar_mg)
+    r = deriv_lane(q, 0, x[X_QSTO1], x[X_QSTO2], x[X_QGUT], x[X_GP], x[X_GT], x[X_IP],
+                   x[X_X], x[X_I1], x[X_ID], x[X_IL], x[X_ISC1], x[X_ISC2], x[X_GS],
+                   1000.0 * carbs_g_per_min, insulin_u_per_min * PMOL_PER_UNIT / p[P_BW],
+                   dbar_mg)
     return _tuple_to_array(r)
 
 
@@ -366,7 +368,7 @@ def rk4_step(x, p, carbs_g_per_min, insulin_u_per_min, dbar_mg, h_min):
     xs[ROW_D_IN * CHUNK] = 1000.0 * carbs_g_per_min
     xs[ROW_U * CHUNK] = insulin_u_per_min * PMOL_PER_UNIT / p[P_BW]
     xs[ROW_DBAR * CHUNK] = dbar_mg
-    _rk4_chunk(p.reshape((N_PARAMS, 1)), xs, h_min, 1)
+    rk4_chunk(p.reshape((N_PARAMS, 1)), xs, h_min, 1)
     out = np.empty(N_STATES)
     for i in range(N_STATES):
         out[i] = xs[i * CHUNK]
@@ -382,8 +384,8 @@ def new_meal_state(x):
 
 
 @jit(fastmath=FASTMATH)
-def _meal_step(planned_g, last_eaten_g, qsto_start_mg, food_taken_g, carbs_announced_g,
-               qsto_mg, eat_rate_g_per_min):
+def meal_step(planned_g, last_eaten_g, qsto_start_mg, food_taken_g, carbs_announced_g,
+              qsto_mg, eat_rate_g_per_min):
     """One minute of meal logic on scalars; (eaten, planned, qsto_start, food_taken)."""
     planned = planned_g + carbs_announced_g
     eaten = 0.0
@@ -407,7 +409,7 @@ def meal_minute(meal, carbs_announced_g, qsto_mg, eat_rate_g_per_min):
     current stomach content ``qsto_mg`` (= Q_sto1 + Q_sto2) is remembered; the meal size
     ``Dbar`` is that content plus everything eaten since (simglucose ``T1DPatient.step``).
     """
-    eaten, planned, qsto0, food = _meal_step(
+    eaten, planned, qsto0, food = meal_step(
         meal[M_PLANNED_G], meal[M_LAST_EATEN_G], meal[M_QSTO_START_MG], meal[M_FOOD_TAKEN_G],
         carbs_announced_g, qsto_mg, eat_rate_g_per_min)
     meal[M_PLANNED_G] = planned
