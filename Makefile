@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.dt1d-installed
 # down badly when thread pools fight each other.
 THREADS = OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
-.PHONY: demo test install bench lint clean
+.PHONY: demo test docs-check install bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(THREADS) $(BIN)/python -m pytest
+
+# Builds the docs (warnings as errors) and renders the landing page and the
+# gallery index in headless Chromium, failing when a figure does not load;
+# installs chromium with apt-get (Debian, as root) when it is missing.
+# Screenshots of the checked pages land in docs/_build/browser_check/.
+docs-check: $(STAMP)
+	$(THREADS) $(BIN)/python docs/_tools/browser_check.py --install
 
 bench: $(STAMP)
 	$(BIN)/asv run --python=same --quick --show-stderr

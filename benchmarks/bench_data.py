@@ -164,3 +164,91 @@ class TwinFileIO:
         return self.threads
 
     track_threads.unit = "threads"
+
+
+def _write_clarity_year(path: Path, readings: int) -> None:
+    """A Dexcom Clarity export: metadata rows, 5-minute EGVs, and 6 events a day."""
+    header = (
+        "Index,Timestamp (YYYY-MM-DDThh:mm:ss),Event Type,Event Subtype,Patient Info,Device Info,"
+        "Source Device ID,Glucose Value (mg/dL),Insulin Value (u),Carb Value (grams),"
+        "Duration (hh:mm:ss),Glucose Rate of Change (mg/dL/min),Transmitter Time (Long Integer),"
+        "Transmitter ID"
+    )
+    import pandas as pd
+
+    times = pd.date_range("2025-01-01 00:02:13", periods=readings, freq="5min")
+    stamps = times.strftime("%Y-%m-%dT%H:%M:%S")
+    glucose = (140 + 60 * np.sin(np.arange(readings) / 30)).round().astype(int).astype(str)
+    glucose[::500] = "Low"
+    lines = [header, "1,,FirstName,,Jane,,,,,,,,,", "2,,Device,,,G6 Mobile App,Android G6,,,,,,,"]
+    lines += [
+        f"{k + 3},{stamps[k]},EGV,,,,Android G6,{glucose[k]},,,,,{3_000_000 + 300 * k},8XXXXX"
+        for k in range(readings)
+    ]
+    row = len(lines)
+    for day in pd.date_range(times[0].normalize(), times[-1], freq="D"):
+        for hour, kind, cells in (
+            (7, "Insulin,Fast-Acting", ",,6,,"), (7, "Carbs,", ",,,50,"),
+            (12, "Insulin,Fast-Acting", ",,4,,"), (12, "Carbs,", ",,,40,"),
+            (22, "Insulin,Long-Acting", ",,18,,"), (17, "Exercise,Light", ",,,,00:30:00"),
+        ):
+            stamp = (day + pd.Timedelta(hours=hour, minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+            lines.append(f"{row},{stamp},{kind},,,Android G6{cells},,,")
+            row += 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _plain_read_csv(path: Path, **options) -> None:
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' DtypeWarning about the mixed metadata columns
+        pd.read_csv(path, **options)
+
+
+class ClarityRead:
+    """read_dexcom_clarity of one year of 5-minute readings (105,120 EGVs plus events).
+
+    The ``track_ratio_*`` figures are its time over pandas.read_csv of the same
+    file, both best of 3 in the same run: a plain ``read_csv(path)`` (the target
+    is at most 3) and the faster ``read_csv(path, low_memory=False)``.
+    """
+
+    timeout = 300
+    number = 1
+    repeat = 3
+
+    def setup(self):
+        self.threads = set_threads()
+        self.directory = tempfile.TemporaryDirectory()
+        self.path = Path(self.directory.name) / "clarity.csv"
+        _write_clarity_year(self.path, size(105_120, 2_000))
+
+    def teardown(self):
+        self.directory.cleanup()
+
+    def time_read_dexcom_clarity(self):
+        from dt1d.data import read_dexcom_clarity
+
+        read_dexcom_clarity(self.path)
+
+    def time_pandas_read_csv(self):
+        _plain_read_csv(self.path)
+
+    def _ratio(self, **options) -> float:
+        from dt1d.data import read_dexcom_clarity
+
+        reader = _best_per_rows(lambda: read_dexcom_clarity(self.path), _PER_ROWS)
+        plain = _best_per_rows(lambda: _plain_read_csv(self.path, **options), _PER_ROWS)
+        return reader / plain
+
+    def track_ratio_to_pandas_read_csv(self):
+        return self._ratio()
+
+    def track_ratio_to_pandas_read_csv_low_memory_false(self):
+        return self._ratio(low_memory=False)
+
+    track_ratio_to_pandas_read_csv.unit = "ratio"
+    track_ratio_to_pandas_read_csv_low_memory_false.unit = "ratio"

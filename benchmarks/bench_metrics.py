@@ -114,6 +114,24 @@ class Metrics:
 
     track_glycaemic_outcomes_s_per_1000_points.unit = "s/1000 points"
 
+    def track_glycaemic_outcomes_90_days_s(self):
+        """Every outcome (MAGE, CONGA, MODD, GRI, ADRR, events...) of 90 days of 5-minute CGM.
+
+        Target: at most 0.05 s. iglu-python is not in the benchmark environment,
+        so no same-run ratio against it is reported here.
+        """
+        import pandas as pd
+
+        from dt1d.metrics import glycaemic_outcomes
+
+        n = size(90 * 288, 2 * 288)
+        times = pd.date_range("2026-01-01", periods=n, freq="5min")
+        series = pd.Series(_pairs(n)[0], index=times)
+        glycaemic_outcomes(series)  # warm
+        return _best_per(lambda: glycaemic_outcomes(series), _PER)
+
+    track_glycaemic_outcomes_90_days_s.unit = "s"
+
     def track_accuracy_table_s_per_1000_points(self):
         from dt1d.metrics import forecast_accuracy_table
 

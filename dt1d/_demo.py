@@ -2,7 +2,8 @@
 
 Simulate one virtual patient for two weeks, fit twins on the first days,
 forecast the last days, compare them with the baselines, print a metrics
-table and write a PNG report. Part of the command line (it prints).
+table, write a PNG report and the AGP report (PDF) of the simulated days.
+Part of the command line (it prints).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _model_params(name: str, patient: Any) -> dict[str, Any]:
 
 
 def run_demo(out_dir: Path, days: int = 14, seed: int = 1, quiet: bool = False) -> int:
-    """Run the demo; write ``dt1d_demo_report.png`` into ``out_dir``; return 0."""
+    """Run the demo; write ``dt1d_demo_report.png`` and ``dt1d_demo_agp.pdf`` into ``out_dir``; return 0."""
     import pandas as pd
 
     from dt1d import sim
@@ -82,5 +83,11 @@ def run_demo(out_dir: Path, days: int = 14, seed: int = 1, quiet: bool = False) 
     report = out_dir / "dt1d_demo_report.png"
     with atomic_path(report) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    _say(f"wrote {report} ({time.perf_counter() - start:.0f} s in all)", quiet)
+    _say(f"wrote {report}", quiet)
+
+    from dt1d.report import agp_report
+
+    agp = agp_report(record, out_dir / "dt1d_demo_agp.pdf")
+    _say(f"wrote {agp}, the AGP report of the {days} simulated days "
+         f"({time.perf_counter() - start:.0f} s in all)", quiet)
     return 0

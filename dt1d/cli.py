@@ -1,4 +1,4 @@
-"""The ``dt1d`` command: list models, simulate, fit, forecast, evaluate, replay, demo.
+"""The ``dt1d`` command: list models, simulate, fit, forecast, evaluate, replay, report, demo.
 
 User mistakes (a missing file, a bad column, an unknown model) print one line
 to stderr and exit with status 2 (every :class:`~dt1d.exceptions.Dt1dError`), never a
@@ -237,6 +237,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from dt1d.data import validate
+    from dt1d.report import agp_report
+
+    record = validate(_read_record(args.data, args.format))
+    twin = _load_twin(args.twin) if args.twin else None
+    path = agp_report(record, args.output, twin=twin, unit=args.units, format=args.output_format)
+    logger.info("wrote the AGP report to %s", path)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dt1d._demo import run_demo
 
@@ -309,10 +320,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_replay)
 
+    p = sub.add_parser("report", help="the consensus AGP report of a record (PDF, PNG or HTML)")
+    data_args(p)
+    p.add_argument("-o", "--output", required=True, help="report file: .pdf, .png or .html")
+    p.add_argument(
+        "--output-format", choices=["pdf", "png", "html"],
+        help="report format (default: from the output suffix)",
+    )
+    p.add_argument("--twin", help="a saved twin (.dt1d): adds the twin page")
+    p.add_argument("--units", default="mg/dL", choices=["mg/dL", "mmol/L"], help="units shown (default mg/dL)")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("demo", help="the main job: simulate, fit twins, evaluate, report")
     p.add_argument("--days", type=int, default=14)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out-dir", default=".", help="where the PNG report goes")
+    p.add_argument("--out-dir", default=".", help="where the reports go")
     p.set_defaults(func=_cmd_demo)
     return parser
 

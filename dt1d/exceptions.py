@@ -31,6 +31,7 @@ __all__ = [
     "PumpLimitError",
     "ReaderError",
     "RegistrationError",
+    "ReportError",
     "SimulationDivergedError",
     "TwinFileError",
     "UnknownPatientError",
@@ -151,6 +152,11 @@ class ReaderError(DataValidationError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ReportError(Dt1dError, ValueError):
+    """A glucose report cannot be made: no or too few glucose readings, a bad unit or
+    format, or an output path that cannot be written (named in the message)."""
 
 
 class TwinFileError(Dt1dError, ValueError):

@@ -149,3 +149,5 @@ def test_demo_runs_the_main_job_and_writes_a_report(tmp_path):
     for model in ("persistence", "linear", "mechanistic", "lstm"):
         assert model in out.stdout
     assert (tmp_path / "dt1d_demo_report.png").stat().st_size > 10_000
+    agp = tmp_path / "dt1d_demo_agp.pdf"
+    assert agp.read_bytes()[:5] == b"%PDF-" and agp.stat().st_size > 10_000

@@ -28,12 +28,18 @@ _MAGE_MAX_GAP_MIN = 180.0
 def _interpolate_short_gaps(bg: np.ndarray, max_steps: int) -> np.ndarray:
     """Fill NaNs linearly between known readings at most ``max_steps`` grid steps apart."""
     out = bg.copy()
-    known = np.flatnonzero(~np.isnan(bg))
-    if known.size < 2:
+    missing = np.isnan(bg)
+    known = np.flatnonzero(~missing)
+    if known.size < 2 or not missing.any():
         return out
-    for a, b in zip(known[:-1], known[1:], strict=True):
-        if 1 < b - a <= max_steps:
-            out[a + 1 : b] = np.interp(np.arange(a + 1, b), [a, b], [bg[a], bg[b]])
+    positions = np.arange(bg.size)
+    # for every position, the known readings before and after it
+    after = np.searchsorted(known, positions)
+    inside = missing & (after > 0) & (after < known.size)
+    left = known[np.clip(after - 1, 0, known.size - 1)]
+    right = known[np.clip(after, 0, known.size - 1)]
+    fill = inside & (right - left <= max_steps)
+    out[fill] = np.interp(positions[fill], known, bg[known])
     return out
 
 
@@ -61,46 +67,54 @@ def _extrema(gl: np.ndarray, short_ma: int, long_ma: int) -> np.ndarray | None:
     delta = np.where(delta == 0, np.nan, delta)
     cross_ids = [0]
     cross_max = [bool(first_is_max)]
-    for i in range(1, n):
-        if not (np.isnan(gl[i]) or np.isnan(gl[i - 1]) or np.isnan(delta[i]) or np.isnan(delta[i - 1])):
-            if delta[i] * delta[i - 1] < 0:
-                cross_ids.append(i)
-                cross_max.append(bool(delta[i] > delta[i - 1]))
-        elif not np.isnan(delta[i]):
-            prev = delta[cross_ids[-1]]
-            if delta[i] * prev < 0:
-                cross_ids.append(i)
-                cross_max.append(bool(delta[i] > prev))
+    known_g = ~np.isnan(gl)
+    known_d = ~np.isnan(delta)
+    # where both readings and both deltas are known, a sign change is a crossing;
+    # elsewhere (next to a gap) a known delta is compared with the last crossing's
+    plain = known_g[1:] & known_g[:-1] & known_d[1:] & known_d[:-1]
+    with np.errstate(invalid="ignore"):
+        flips = plain & (delta[1:] * delta[:-1] < 0)
+    candidates = np.flatnonzero(flips | (~plain & known_d[1:])) + 1
+    d = delta.tolist()
+    for i, simple in zip(candidates.tolist(), plain[candidates - 1].tolist(), strict=True):
+        prev = d[i - 1] if simple else d[cross_ids[-1]]
+        if simple or d[i] * prev < 0:
+            cross_ids.append(i)
+            cross_max.append(d[i] > prev)
     cross_ids.append(n - 1)
     cross_max.append(bool(delta[-1] > 0))
+    missing = np.isnan(gl)
+    high = np.where(missing, -np.inf, gl)  # argmax of these is nanargmax of gl
+    low = np.where(missing, np.inf, gl)
+    known_before = np.concatenate(([0], np.cumsum(~missing)))
     values = []
     left = cross_ids[0]
     for k in range(len(cross_ids) - 1):
-        piece = gl[left : cross_ids[k + 1] + 1]
-        if np.isnan(piece).all():
+        right = cross_ids[k + 1] + 1
+        if known_before[right] == known_before[left]:
             return None
-        pos = int(np.nanargmax(piece) if cross_max[k] else np.nanargmin(piece))
-        values.append(piece[pos])
+        pos = int(np.argmax(high[left:right]) if cross_max[k] else np.argmin(low[left:right]))
+        values.append(gl[left + pos])
         left = left + pos
     return np.asarray(values, dtype=float)
 
 
 def _excursions(minmax: np.ndarray, sd: float, up: bool) -> list[tuple[float, int, int]]:
     """Countable rises (``up``) or falls as (height, first turning point, last turning point)."""
-    m = minmax if up else -minmax
-    n = m.size
+    m = (minmax if up else -minmax).tolist()
+    n = len(m)
     found: list[tuple[float, int, int]] = []
     j = prev = 0
     while j < n:
-        delta = m[j] - m[prev : j + 1]
-        i = int(np.argmax(delta)) + prev
-        if delta.max() > sd:
+        # the lowest turning point since ``prev`` (the first of equals) and the rise from it
+        low = min(range(prev, j + 1), key=m.__getitem__)
+        if m[j] - m[low] > sd:
             k = j
             while k < n:
                 if m[k] >= m[j]:
                     j = k
                 if m[k] - m[j] < -sd or k == n - 1:
-                    found.append((float(m[j] - m[i]), i, j))
+                    found.append((float(m[j] - m[low]), low, j))
                     prev = k if up else j
                     j = k
                     break
@@ -202,14 +216,14 @@ def extended_hypo_events(
     the rule of :func:`dt1d.metrics.glucose_events`: a missing reading breaks a
     run; a gap of more than 45 minutes ends an open event.
     """
-    from dt1d.metrics.glycaemic import _band_limits, _trace, glucose_events
+    from dt1d.metrics.glycaemic import glucose_events
 
-    raw, step = _trace(glucose, step_min, "mg/dL")
     return glucose_events(
-        raw,
-        _band_limits(units)[70],
+        glucose,
+        70.0,
         below=True,
-        step_min=step,
+        step_min=step_min,
+        units=units,
         min_duration_min=EXTENDED_HYPO_MIN,
         exit_duration_min=EXTENDED_HYPO_EXIT_MIN,
     )

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dt1d.data.schema import MGDL_PER_MMOLL
 from dt1d.metrics._arrays import _as_float_array, _to_mgdl
-from dt1d.metrics.excursions import extended_hypo_events, mage
+from dt1d.metrics.excursions import _interpolate_short_gaps, extended_hypo_events, mage
 from dt1d.metrics.risk import adrr, gri, gri_components, j_index
 from dt1d.metrics.variability import conga, modd
 
@@ -126,12 +127,19 @@ def gmi(mean_glucose_mgdl: float) -> float:
 def time_in_range(
     glucose: Any, low_mgdl: float = 70.0, high_mgdl: float = 180.0, *, units: str = "mg/dL"
 ) -> float:
-    """Percent of the known readings with low_mgdl <= glucose <= high_mgdl (NaN if none)."""
-    bg = _to_mgdl(_as_float_array(glucose, "glucose").ravel(), units)
-    bg = bg[~np.isnan(bg)]
-    if bg.size == 0:
+    """Percent of the known readings with low_mgdl <= glucose <= high_mgdl (NaN if none).
+
+    For ``units="mmol/L"`` the readings are compared in mmol/L: the consensus
+    limits (54, 70, 140, 180, 250 mg/dL) as their consensus mmol/L values
+    (3.0, 3.9, 7.8, 10.0, 13.9), other limits divided by 18.0156; so 10.0
+    mmol/L is in range 70-180 (as 10.0 * 18.0156 = 180.16 mg/dL would not be).
+    """
+    given = _as_float_array(glucose, "glucose").ravel()
+    low, high = _limit_in(low_mgdl, units), _limit_in(high_mgdl, units)
+    given = given[~np.isnan(given)]
+    if given.size == 0:
         return float("nan")
-    return float(100.0 * np.mean((bg >= low_mgdl) & (bg <= high_mgdl)))
+    return float(100.0 * np.mean((given >= low) & (given <= high)))
 
 
 def glucose_events(
@@ -153,59 +161,63 @@ def glucose_events(
     minutes, and ends once it has been back (>= or <= the threshold) for at
     least 15 consecutive minutes (``exit_duration_min``, default
     ``min_duration_min``). Each reading stands for one grid step, so
-    three 5-minute readings make 15 minutes. A missing reading (NaN) breaks a
-    run: minutes on either side of a gap are not added up. A gap of at most
-    ``max_gap_min`` (45) minutes neither starts nor ends an event; a longer
-    gap ends an open event at the gap's first missing reading (as iglu,
-    which interpolates gaps up to 45 minutes and splits the trace at longer
-    ones). ``start`` is the first reading of the event and
+    three 5-minute readings make 15 minutes.
+
+    Gaps, as iglu (Broll S et al., iglu: interpreting glucose data from
+    continuous glucose monitors): where the known readings on either side of
+    a gap are at most ``max_gap_min`` (45) minutes apart, the gap is filled
+    by linear interpolation and the filled readings count like measured ones
+    (they can start, continue or end an event); a longer gap ends an open
+    event at the gap's first missing reading, and runs do not add up across
+    it. So do missing readings at the end of the trace once they span
+    ``max_gap_min`` or more. ``start`` is the first reading of the event and
     ``end`` the first reading of the run that ended it (the trace length if it
     never ended). Positions refer to the regular grid (for a Series with a
-    DatetimeIndex, to the grid spanning its first to last time).
+    DatetimeIndex, to the grid spanning its first to last time). For
+    ``units="mmol/L"`` readings are compared in mmol/L with the threshold as
+    :func:`time_in_range` converts it (a consensus limit in its mmol/L form).
     """
-    bg, step = _trace(glucose, step_min, units)
+    bg, step = _trace(glucose, step_min, "mg/dL")  # values as given, in ``units``
+    threshold_mgdl = _limit_in(threshold_mgdl, units)
+    gap_steps = int(np.floor(max_gap_min / step + 1e-9))  # most steps between readings bridged
+    bg = _interpolate_short_gaps(bg, gap_steps)
     need = int(np.ceil(min_duration_min / step - 1e-9))
     need = max(need, 1)
     exit_min = min_duration_min if exit_duration_min is None else exit_duration_min
     need_exit = max(int(np.ceil(exit_min / step - 1e-9)), 1)
-    known = ~np.isnan(bg)
     with np.errstate(invalid="ignore"):
         beyond = (bg < threshold_mgdl) if below else (bg > threshold_mgdl)
+    state = np.where(np.isnan(bg), 2, beyond.astype(np.int8))  # 0 back, 1 beyond, 2 missing
+    return _events_from_runs(state, need, need_exit, gap_steps - 1)
+
+
+def _events_from_runs(state: np.ndarray, need: int, need_exit: int, max_missing: int) -> list[tuple[int, int]]:
+    """The event state machine of :func:`glucose_events`, run over runs of equal state.
+
+    ``state`` is 0 (back in range), 1 (beyond the threshold) or 2 (missing) per
+    reading. An event opens at the first reading of a beyond-run of at least
+    ``need`` readings and closes at the first reading of a back-run of at least
+    ``need_exit`` readings, or at the first reading of a missing-run longer than
+    ``max_missing``. Runs are few (one per crossing), so the loop is short.
+    """
+    n = state.size
+    if n == 0:
+        return []
+    edges = np.flatnonzero(np.diff(state)) + 1
+    starts = np.concatenate(([0], edges)).tolist()
+    lengths = np.diff(np.concatenate((starts, [n]))).tolist()
+    kinds = state[starts].tolist()
     events: list[tuple[int, int]] = []
-    in_event = False
-    run_start = -1  # first position of the current run of same-state known readings
-    run_len = 0
-    start = -1
-    max_gap = int(np.floor(max_gap_min / step + 1e-9))
-    gap_len = 0
-    for i in range(bg.size):
-        if not known[i]:
-            run_len = 0
-            gap_len += 1
-            if in_event and gap_len > max_gap:
-                events.append((start, i - gap_len + 1))
-                in_event = False
-            continue
-        gap_len = 0
-        # a reading that continues the current run (state we are looking for)
-        looking_for_beyond = not in_event
-        matches = beyond[i] if looking_for_beyond else not beyond[i]
-        if not matches:
-            run_len = 0
-            continue
-        if run_len == 0:
-            run_start = i
-        run_len += 1
-        if run_len >= (need_exit if in_event else need):
-            if in_event:
-                events.append((start, run_start))
-                in_event = False
-            else:
-                start = run_start
-                in_event = True
-            run_len = 0
-    if in_event:
-        events.append((start, bg.size))
+    open_at = -1
+    for kind, first, length in zip(kinds, starts, lengths, strict=True):
+        if open_at < 0:
+            if kind == 1 and length >= need:
+                open_at = first
+        elif (kind == 0 and length >= need_exit) or (kind == 2 and length > max_missing):
+            events.append((open_at, first))
+            open_at = -1
+    if open_at >= 0:
+        events.append((open_at, n))
     return events
 
 
@@ -216,6 +228,17 @@ _BANDS = {
     "mg/dL": {54: 54.0, 70: 70.0, 140: 140.0, 180: 180.0, 250: 250.0},
     "mmol/L": {54: 3.0, 70: 3.9, 140: 7.8, 180: 10.0, 250: 13.9},
 }
+
+
+def _limit_in(limit_mgdl: float, units: str) -> float:
+    """A glucose limit given in mg/dL, in ``units``: consensus limits keep their round mmol/L value."""
+    if units == "mg/dL":
+        return float(limit_mgdl)
+    band = _band_limits(units)
+    for mgdl, value in band.items():
+        if float(limit_mgdl) == float(mgdl):
+            return value
+    return float(limit_mgdl) / MGDL_PER_MMOLL
 
 
 def _band_limits(units: str) -> dict[int, float]:
@@ -328,7 +351,7 @@ def glycaemic_outcomes(
         ("hyper_events_180", 180, False),
         ("hyper_events_250", 250, False),
     ):
-        events = glucose_events(raw, band[threshold], below=below, step_min=step)
+        events = glucose_events(raw, threshold, below=below, step_min=step, units=units)
         out[key] = float(len(events))
     out["extended_hypo_events"] = float(len(extended_hypo_events(raw, step_min=step, units=units)))
     return out

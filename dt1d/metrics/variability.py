@@ -2,7 +2,10 @@
 
 Glucose is in mg/dL unless ``units="mmol/L"`` (the results are in mg/dL).
 A Series with a DatetimeIndex is put on its grid first; an array is taken as
-a grid of ``step_min`` minutes. Pairs with a missing reading are left out.
+a grid of ``step_min`` minutes. Gaps of at most 45 minutes between known
+readings are filled linearly first, as iglu does (Broll S et al. iglu:
+interpreting glucose data from continuous glucose monitors, R package), so
+the values agree with iglu's; pairs with a reading in a longer gap are left out.
 """
 
 from __future__ import annotations
@@ -13,11 +16,16 @@ import numpy as np
 
 __all__ = ["conga", "modd"]
 
+#: Gaps between known readings up to this long (minutes) are filled linearly.
+INTER_GAP_MIN = 45.0
+
 
 def _lagged_differences(glucose: Any, lag_min: float, step_min: float | None, units: str) -> np.ndarray:
+    from dt1d.metrics.excursions import _interpolate_short_gaps
     from dt1d.metrics.glycaemic import _trace
 
     bg, step = _trace(glucose, step_min, units)
+    bg = _interpolate_short_gaps(bg, int(np.floor(INTER_GAP_MIN / step + 1e-9)))
     lag = lag_min / step
     if abs(lag - round(lag)) > 1e-9 or round(lag) < 1:
         raise ValueError(f"a lag of {lag_min:g} min is not a whole number of {step:g}-minute steps")

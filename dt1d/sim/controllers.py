@@ -31,6 +31,7 @@ __all__ = [
     "OpenAPSController",
     "PIDController",
     "as_policy",
+    "controller_lanes",
     "therapy_arrays",
 ]
 
@@ -139,6 +140,64 @@ def as_policy(controller: Any) -> Callable[[Observation], Action]:
         return Action(basal, bolus)
 
     return policy
+
+
+class _BasalBolusLanes:
+    """:class:`BasalBolusController` over a cohort: its vectorised policy, no state."""
+
+    def __init__(self, controller: BasalBolusController, patients: list[PatientParams]):
+        self.controller, self.therapy = controller, therapy_arrays(patients)
+
+    def step(self, glucose_mg_dl: np.ndarray, carbs_announced_g: np.ndarray, step: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        return self.controller.policy_batch(glucose_mg_dl, carbs_announced_g, *self.therapy)
+
+
+class _BatchLanes:
+    """A controller's own ``start_batch`` lanes (PID, OpenAPS, MPC, yours)."""
+
+    def __init__(self, lanes: Any):
+        self.lanes = lanes
+
+    def step(self, glucose_mg_dl: np.ndarray, carbs_announced_g: np.ndarray, step: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        return self.lanes.step(glucose_mg_dl, carbs_announced_g)
+
+
+class _PolicyLanes:
+    """A per-patient ``policy(observation)`` called for every patient at every step."""
+
+    def __init__(self, controller: Any, patients: list[PatientParams], step_min: int,
+                 start: pd.Timestamp):
+        if hasattr(controller, "reset"):
+            controller.reset()
+        self.policy, self.patients = as_policy(controller), patients
+        self.step_min, self.start = step_min, start
+
+    def step(self, glucose_mg_dl: np.ndarray, carbs_announced_g: np.ndarray, step: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        minute = step * self.step_min
+        time = self.start + pd.Timedelta(minutes=minute)
+        actions = [self.policy(Observation(time, minute, float(glucose_mg_dl[j]),
+                                           float(carbs_announced_g[j]), self.step_min, p))
+                   for j, p in enumerate(self.patients)]
+        return (np.array([a.basal_u_per_h for a in actions]),
+                np.array([a.bolus_u for a in actions]))
+
+
+def controller_lanes(controller: Any, patients: list[PatientParams], step_min: int,
+                     start: pd.Timestamp) -> Any:
+    """A controller run over ``patients``: ``step(glucose, carbs_announced, step_index)``
+    returns the (basal [U/h], bolus [U]) arrays of every patient.
+
+    The fastest form the controller offers: :class:`BasalBolusController`'s vectorised
+    policy, a ``start_batch`` controller's lanes, else ``policy(observation)`` per patient.
+    """
+    if isinstance(controller, BasalBolusController):
+        return _BasalBolusLanes(controller, patients)
+    if hasattr(controller, "start_batch"):
+        return _BatchLanes(controller.start_batch(patients, step_min))
+    return _PolicyLanes(controller, patients, step_min, start)
 
 
 from dt1d.sim._controllers_openaps import OpenAPSController  # noqa: E402  (re-exported)

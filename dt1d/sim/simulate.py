@@ -13,7 +13,8 @@ from dt1d.physiology.batch import OUT_GP, OUT_GS
 from dt1d.physiology.params import P_VG, STATE_NAMES, PatientParams
 from dt1d.sim._engine import Batch
 from dt1d.sim._engine import initial_state as _initial_state
-from dt1d.sim.controllers import BasalBolusController, Observation, as_policy, therapy_arrays
+from dt1d.sim.controllers import BasalBolusController, controller_lanes
+from dt1d.sim.handlers import HandlerChain, check_handlers
 from dt1d.sim.injections import Depots, LongActingInsulin, regimens
 from dt1d.sim.patients import virtual_patient
 from dt1d.sim.pump import InsulinPump
@@ -104,7 +105,8 @@ def simulate(patient: PatientParams | str, scenario: Scenario | str | None = Non
              method: str = "rk4", eat_rate_g_per_min: float | None = 5.0,
              rk4_step_min: float = 1.0, initial_state: np.ndarray | None = None,
              initial_glucose_mg_dl: float | None = None,
-             long_acting: LongActingInsulin | str | None = None) -> pd.DataFrame:
+             long_acting: LongActingInsulin | str | None = None,
+             handlers: Sequence[Any] | None = None) -> pd.DataFrame:
     """Simulate one virtual patient; a patient record in dt1d's data format.
 
     Columns: ``glucose`` (CGM reading at each step, mg/dL), ``carbs`` (g eaten in the
@@ -122,6 +124,12 @@ def simulate(patient: PatientParams | str, scenario: Scenario | str | None = Non
     :class:`~dt1d.sim.injections.LongActingInsulin`; then no basal is delivered
     (``basal`` is 0), the controller's boluses are pen injections, and the record gains a
     ``long_acting_insulin`` column (U injected in the step, not part of ``insulin``).
+    ``handlers``: treatment decisions added to the controller's
+    (:mod:`dt1d.sim.handlers`: :class:`~dt1d.sim.handlers.BolusCalculator`,
+    :class:`~dt1d.sim.handlers.CorrectionBolus`, :class:`~dt1d.sim.handlers.HypoTreatment`);
+    with handlers the record gains a ``rescue_carbs`` column (g of rescue carbohydrate
+    given in the step, also counted in ``carbs``), and ``controller=None`` means the
+    patient's basal rate plus the handlers' boluses.
     The same ``seed`` gives the same record.
     """
     frame = simulate_cohort(
@@ -129,7 +137,8 @@ def simulate(patient: PatientParams | str, scenario: Scenario | str | None = Non
         seed=seed, start=start, step_min=step_min, method=method,
         eat_rate_g_per_min=eat_rate_g_per_min, rk4_step_min=rk4_step_min,
         initial_states=None if initial_state is None else [initial_state],
-        initial_glucose_mg_dl=initial_glucose_mg_dl, long_acting=long_acting)
+        initial_glucose_mg_dl=initial_glucose_mg_dl, long_acting=long_acting,
+        handlers=handlers)
     return frame.drop(columns="patient_id")
 
 
@@ -142,7 +151,8 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
                     eat_rate_g_per_min: float | None = 5.0, rk4_step_min: float = 1.0,
                     initial_states: Sequence[np.ndarray] | None = None,
                     initial_glucose_mg_dl: float | Sequence[float] | None = None,
-                    long_acting: Any = None) -> pd.DataFrame:
+                    long_acting: Any = None,
+                    handlers: Sequence[Any] | None = None) -> pd.DataFrame:
     """Simulate many patients at once (one batch kernel); long format with ``patient_id``.
 
     Arguments as :func:`simulate`; ``scenario`` may be one per patient. Patient ``i``
@@ -169,6 +179,9 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
     entropy = _seed_entropy(seed)
     scenarios = _scenarios(scenario, n, days, entropy)
     controller = BasalBolusController() if controller is DEFAULT else controller
+    handler_list = check_handlers(handlers)
+    if controller is None and handler_list:
+        controller = _BasalRate()
     sensor = CGMSensor() if sensor is DEFAULT else sensor
     pump = InsulinPump() if pump is DEFAULT else pump
     glucose0 = (list(initial_glucose_mg_dl) if isinstance(initial_glucose_mg_dl, Sequence)
@@ -194,13 +207,16 @@ def simulate_cohort(patients: Sequence[PatientParams | str],
 
     # (n_steps, n) views of patient-major arrays: the long frame needs no transposed copy
     columns = RECORD_COLUMNS if depots is None else (*RECORD_COLUMNS, "long_acting_insulin")
+    if handler_list:
+        columns = (*columns, "rescue_carbs")
     rec = {c: np.empty((n, n_steps)).T for c in columns}
     vg = batch.p[P_VG]
     if controller is None:
         _open_loop(batch, pts, pump, inputs, rec, step_min, depots)
     else:
+        chain = HandlerChain(handler_list, pts, step_min) if handler_list else None
         _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_min,
-                     start_ts, depots)
+                     start_ts, depots, chain)
     _fill_glucose(rec, sensor, noise, vg)
     return _long_frame(rec, ids, start_ts, step_min, columns)
 
@@ -286,21 +302,28 @@ def _open_loop(batch, pts, pump, inputs, rec, step_min, depots=None) -> None:
         rec["basal"][s0:s1] = basal_u_per_h / 60.0 * step_min
 
 
+class _BasalRate:
+    """The patients' basal rates and no bolus: the controller of ``controller=None`` with
+    handlers."""
+
+    def start_batch(self, patients: Sequence[PatientParams], step_min: int) -> _BasalRate:
+        self.basal = np.array([p.basal_insulin_u_per_h for p in patients])
+        return self
+
+    def step(self, glucose_mg_dl: np.ndarray, carbs_announced_g: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        return self.basal, np.zeros_like(self.basal)
+
+
 def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_min,
-                 start, depots=None) -> None:
+                 start, depots=None, chain: HandlerChain | None = None) -> None:
     """A controller decides every step from the CGM reading and the announced carbs.
 
     On injections (``depots``), the controller's basal rate is not delivered: the
-    long-acting depot replaces it."""
+    long-acting depot replaces it. ``chain``: treatment handlers acting after the
+    controller (their rescue carbs are eaten from the step's first minute)."""
     vg = batch.p[P_VG]
-    fast = isinstance(controller, BasalBolusController)
-    lanes = controller.start_batch(pts, step_min) if hasattr(controller, "start_batch") else None
-    if fast:
-        therapy = therapy_arrays(pts)
-    elif lanes is None:
-        if hasattr(controller, "reset"):
-            controller.reset()
-        policy = as_policy(controller)
+    lanes = controller_lanes(controller, pts, step_min, start)
     insulin = np.empty((step_min, batch.n))
     for s0, carbs_day, extra_day in inputs.days(step_min):
         carbs_step = carbs_day.reshape(-1, step_min, batch.n)
@@ -315,28 +338,29 @@ def _closed_loop(batch, pts, controller, sensor, pump, noise, inputs, rec, step_
             rec["glucose_true_plasma"][s] = batch.x[3] / vg
             cgm = gsc if sensor is None else sensor.measure(gsc, noise[s])
             announced = carbs_step[i].sum(axis=0)
-            if fast:
-                basal, bolus = controller.policy_batch(cgm, announced, *therapy)
-            elif lanes is not None:
-                basal, bolus = lanes.step(cgm, announced)
-            else:
-                time = start + pd.Timedelta(minutes=s * step_min)
-                actions = [policy(Observation(time, s * step_min, float(cgm[j]),
-                                              float(announced[j]), step_min, pts[j]))
-                           for j in range(batch.n)]
-                basal = np.array([a.basal_u_per_h for a in actions])
-                bolus = np.array([a.bolus_u for a in actions])
+            basal, bolus = lanes.step(cgm, announced, s)
+            carbs_in = carbs_step[i]
+            if chain is not None:
+                more, rescue = chain.step(cgm, announced, bolus)
+                bolus = bolus + more
+                rec["rescue_carbs"][s] = rescue
+                if rescue.any():
+                    carbs_in = carbs_in.copy()
+                    carbs_in[0] += rescue
             if depots is not None:
                 basal = np.zeros_like(basal)
             if pump is not None:
                 basal, bolus = pump.deliver(basal, bolus)
             else:
                 _check_doses(basal, bolus)
+            if chain is not None:
+                chain.record(None if depots is not None else basal,
+                             bolus + extra_step[i].sum(axis=0))
             insulin[:] = basal / 60.0
             insulin[0] += bolus
             insulin += extra_step[i]
             insulin += la_step[i]
-            _, eaten = batch.advance(carbs_step[i], insulin, step_min, False)
+            _, eaten = batch.advance(carbs_in, insulin, step_min, False)
             rec["carbs"][s] = eaten[0]
             rec["bolus"][s] = bolus + extra_step[i].sum(axis=0)
             rec["basal"][s] = basal / 60.0 * step_min

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import html.parser
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -27,6 +29,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "examples"
+
+
+def _load_browser_check() -> types.ModuleType:
+    """docs/_tools/browser_check.py: the build's arguments and the pages that show figures."""
+    spec = importlib.util.spec_from_file_location("dt1d_docs_browser_check_tool", DOCS / "_tools" / "browser_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+_TOOL = _load_browser_check()
 
 
 # Runs sphinx-build's own entry point, then reports which heavy modules the build imported.
@@ -44,10 +59,7 @@ def build(tmp_path_factory) -> tuple[Path, list[str]]:
     """Build the site once for this module: (html folder, heavy modules the build imported)."""
     out = tmp_path_factory.mktemp("docs")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    args = [
-        "-W", "--keep-going", "-b", "html", "-j", "1", "-q",
-        "-d", str(out / "doctrees"), str(DOCS), str(out / "html"),
-    ]
+    args = _TOOL.sphinx_build_args(out)  # `make docs-check` builds the same way
     proc = subprocess.run(
         [sys.executable, "-c", _BUILD, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
@@ -107,9 +119,46 @@ def test_every_example_ran_with_its_figure_and_printed_output(built_site: Path, 
     assert "sphx-glr-script-out" in text, f"{example.name} printed nothing"
 
 
+def test_gallery_sections_come_in_the_configured_order(built_site: Path) -> None:
+    """conf.py's subsection_order holds: simulation first, then twins, then evaluation."""
+    text = (built_site / "auto_examples" / "index.html").read_text(encoding="utf-8")
+    first = [text.find(f'href="{name}/index.html"') for name in ("simulation", "twins", "evaluation")]
+    assert all(pos >= 0 for pos in first), first
+    assert first == sorted(first), "gallery sections are not in the order of conf.py's subsection_order"
+
+
 def test_the_landing_page_shows_three_figures(built_site: Path) -> None:
     images = _Page.parse(built_site / "index.html").images
     assert len([src for src in images if "sphx_glr_plot_" in src]) >= 3, images
+
+
+# -- figures in the user guide -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", _TOOL.GUIDE_PAGES_WITH_FIGURES)
+def test_guide_pages_that_show_a_result_show_its_figure(built_site: Path, page: str) -> None:
+    figures = [src for src in _Page.parse(built_site / f"{page}.html").images if src.startswith("_images/")]
+    assert figures, f"docs/{page}.md shows no figure drawn by the build"
+
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
+
+
+def test_no_page_shows_a_committed_image() -> None:
+    """Figures come from code run at build time (plot directive, gallery), never from a saved file."""
+    saved = sorted(
+        str(p.relative_to(DOCS))
+        for p in DOCS.rglob("*")
+        if p.suffix.lower() in _IMAGE_SUFFIXES and not p.relative_to(DOCS).parts[0].startswith(("_build", "auto_examples"))
+    )
+    assert not saved, f"image files in docs/ (draw them with a plot directive or a gallery example): {saved}"
+    for page in sorted(DOCS.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        targets = re.findall(r"^[:`]{3,}\{(?:figure|image)\}\s*(\S+)", text, re.M)
+        targets += re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)
+        targets += re.findall(r"^\s*\.\. (?:figure|image)::\s*(\S+)", text, re.M)
+        wrong = [t for t in targets if not t.startswith("auto_examples/")]
+        assert not wrong, f"{page.name} shows images that no code draws: {wrong}"
 
 
 # -- every page: images and internal links resolve ----------------------------------------
@@ -191,20 +240,41 @@ def test_link_checker_finds_a_missing_image_and_a_dangling_anchor(tmp_path: Path
 
 
 def test_api_reference_is_generated_from_docstrings(built_site: Path) -> None:
-    html = (built_site / "api.html").read_text(encoding="utf-8")
-    # Objects autodoc must have found, with their docstrings' first lines.
-    for anchor in (
-        'id="dt1d.core.twin.DigitalTwin"',
-        'id="dt1d.core.base.BaseModel"',
-        'id="dt1d.core.model_registry.create_model"',
-        'id="dt1d.data.validate"',
-        'id="dt1d.data.twinfile.read_twin_file"',
-        'id="dt1d.metrics.rmse"',
-        'id="dt1d.testing.check_model"',
-        'id="dt1d.models.baselines.LinearModel"',
+    """One page per module (docs/api/, autosummary), holding what autodoc found there."""
+    # Objects autodoc must have found, on their module's page, with their docstrings' first lines.
+    for module, obj in (
+        ("dt1d.core.twin", "DigitalTwin"),
+        ("dt1d.core.base", "BaseModel"),
+        ("dt1d.core.model_registry", "create_model"),
+        ("dt1d.data", "validate"),
+        ("dt1d.data.twinfile", "read_twin_file"),
+        ("dt1d.metrics", "rmse"),
+        ("dt1d.testing", "check_model"),
+        ("dt1d.models.baselines", "LinearModel"),
+        ("dt1d.rl", "T1DEnv"),
     ):
-        assert anchor in html, f"{anchor} missing from the API reference"
-    assert "Forecast that glucose stays where it is" in html
+        page = built_site / "api" / f"{module}.html"
+        assert page.is_file(), f"no API page for {module}"
+        assert f'id="{module}.{obj}"' in page.read_text(encoding="utf-8"), f"{module}.{obj} missing from its page"
+    assert "Forecast that glucose stays where it is" in (built_site / "api" / "dt1d.models.baselines.html").read_text(
+        encoding="utf-8"
+    )
+    index = _Page.parse(built_site / "api.html")
+    assert sum(link.startswith("api/dt1d") for link in index.links) >= 15, index.links
+
+
+def test_api_pages_and_guide_pages_link_to_each_other(built_site: Path) -> None:
+    sim = _Page.parse(built_site / "api" / "dt1d.sim.html")
+    assert any(link.startswith("../simulation.html") for link in sim.links), "dt1d.sim's page links to no guide page"
+    guide = _Page.parse(built_site / "simulation.html")
+    assert any(link.startswith("api/dt1d.sim.html") for link in guide.links), "the simulation guide links to no API page"
+
+
+def test_the_version_is_shown(built_site: Path) -> None:
+    from dt1d._version import __version__
+
+    for page in ("index.html", "api.html", "api/dt1d.sim.html"):
+        assert f"dt1d {__version__}" in (built_site / page).read_text(encoding="utf-8"), f"{page} shows no version"
 
 
 def test_every_page_is_in_the_index_toctree() -> None:

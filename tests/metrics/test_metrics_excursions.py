@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dt1d.metrics import extended_hypo_events, glycaemic_outcomes, mage
 
@@ -91,12 +93,28 @@ def test_extended_hypo_ends_after_15_minutes_back_at_70():
 
 def test_extended_hypo_gap_and_mmol():
     low = np.full(30, 60.0)
-    bridged = np.concatenate([low, np.full(9, np.nan), low, np.full(3, 100.0)])  # 45-min gap
-    assert extended_hypo_events(bridged) == [(0, 69)]
-    broken = np.concatenate([low, np.full(10, np.nan), np.full(20, 60.0), np.full(3, 100.0)])  # 50 min
+    # readings 45 min apart: bridged
+    bridged = np.concatenate([low, np.full(8, np.nan), low, np.full(3, 100.0)])
+    assert extended_hypo_events(bridged) == [(0, 68)]
+    # readings 50 min apart: the gap ends the event
+    broken = np.concatenate([low, np.full(9, np.nan), np.full(20, 60.0), np.full(3, 100.0)])
     assert extended_hypo_events(broken) == [(0, 30)]
     # 3.9 mmol/L is not below 3.9
     assert extended_hypo_events(np.full(30, 3.9), units="mmol/L") == []
     assert extended_hypo_events(np.full(30, 3.8), units="mmol/L") == [(0, 30)]
     index = pd.date_range("2024-01-01", periods=30, freq="5min")
     assert extended_hypo_events(pd.Series(np.full(30, 50.0), index=index)) == [(0, 30)]
+
+
+@given(st.lists(st.one_of(st.floats(40, 400), st.just(float("nan"))), max_size=60), st.integers(0, 12))
+def test_short_gaps_are_filled_on_the_line_between_their_readings(values, max_steps):
+    from dt1d.metrics.excursions import _interpolate_short_gaps
+
+    bg = np.array(values, dtype=float)
+    expected = bg.copy()
+    known = np.flatnonzero(~np.isnan(bg))
+    for a, b in zip(known[:-1], known[1:], strict=True):
+        if 1 < b - a <= max_steps:
+            expected[a + 1 : b] = bg[a] + (bg[b] - bg[a]) * (np.arange(a + 1, b) - a) / (b - a)
+    got = _interpolate_short_gaps(bg, max_steps)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)

@@ -108,27 +108,30 @@ def test_open_event_at_end_and_level_2():
     assert out["hypo_events_70"] == 1 and out["hypo_events_54"] == 1
 
 
-def test_nan_gap_breaks_runs():
-    # 10 min low, a missing reading, 10 min low: never 15 consecutive known minutes
-    g = np.array([100.0, 60.0, 60.0, np.nan, 60.0, 60.0, 100.0])
-    assert glucose_events(g, 70) == []
-    # inside an event a gap neither ends it nor counts towards recovery
+def test_a_short_gap_is_filled_linearly():
+    # 10 min low, a missing reading, 10 min low: the filled reading (60) joins the runs
+    g = np.array([100.0, 60.0, 60.0, np.nan, 60.0, 60.0, 100.0, 100.0, 100.0])
+    assert glucose_events(g, 70) == [(1, 6)]
+    # the filled values are the straight line between the readings: 100 -> 40 gives 80, 60
+    g = np.array([100.0, np.nan, np.nan, 40.0, 40.0, 100.0, 100.0, 100.0])
+    assert glucose_events(g, 70) == [(2, 5)]
+    # inside an event, filled in-range readings count towards recovery
     g2 = np.array([60.0, 60.0, 60.0, 100.0, 100.0, np.nan, 100.0, 100.0, 100.0])
-    assert glucose_events(g2, 70) == [(0, 6)]
+    assert glucose_events(g2, 70) == [(0, 3)]
 
 
 def test_a_gap_longer_than_45_minutes_ends_an_event():
     low, high = [60.0] * 4, [100.0]
-    # 45 min missing (9 readings) inside an event: bridged, the event goes on
+    # readings 45 min apart (8 missing) inside an event: filled, the event goes on
+    g = np.array(low + [np.nan] * 8 + low + high * 3)
+    assert glucose_events(g, 70) == [(0, 16)]
+    # 50 min apart (9 missing): the event ends at the first missing reading
     g = np.array(low + [np.nan] * 9 + low + high * 3)
-    assert glucose_events(g, 70) == [(0, 17)]
-    # 50 min missing (10 readings): the event ends at the first missing reading
-    g = np.array(low + [np.nan] * 10 + low + high * 3)
-    assert glucose_events(g, 70) == [(0, 4), (14, 18)]
-    # on a 1-minute grid 46 missing minutes end it, 45 do not
+    assert glucose_events(g, 70) == [(0, 4), (13, 17)]
+    # on a 1-minute grid readings 45 minutes apart are bridged, 46 are not
+    g1 = np.array([60.0] * 20 + [np.nan] * 44 + [60.0] * 5)
+    assert glucose_events(g1, 70, step_min=1) == [(0, 69)]
     g1 = np.array([60.0] * 20 + [np.nan] * 45 + [60.0] * 5)
-    assert glucose_events(g1, 70, step_min=1) == [(0, 70)]
-    g1 = np.array([60.0] * 20 + [np.nan] * 46 + [60.0] * 5)
     assert glucose_events(g1, 70, step_min=1) == [(0, 20)]
     # a long gap at the end of the trace closes the event where the gap starts
     assert glucose_events(np.array(low + [np.nan] * 12), 70) == [(0, 4)]
@@ -147,9 +150,12 @@ def test_series_with_gaps_in_the_index_is_put_on_its_grid():
     times = pd.date_range("2024-03-01", periods=12, freq="5min", tz="Europe/Berlin")
     g = pd.Series([100.0, 60.0, 60.0, 60.0, 100, 100, 100, 60, 60, 60, 60, 100], index=times)
     assert glycaemic_outcomes(g)["hypo_events_70"] == 2
-    # dropping one low reading leaves a 5-min hole in the index: the second dip is cut
+    # dropping one low reading leaves a 5-min hole in the index, filled from its neighbours
     holed = g.drop(times[8])
-    assert glucose_events(holed, 70) == [(1, 4)]
+    assert glucose_events(holed, 70) == [(1, 4), (7, 12)]
+    # a longer hole (readings 55 min apart) cuts the second dip short of 15 minutes
+    long_hole = pd.concat([g.iloc[:8], pd.Series([60.0], index=[times[8] + pd.Timedelta(minutes=50)])])
+    assert glucose_events(long_hole, 70) == [(1, 4)]
     with pytest.raises(ValueError, match="strictly increasing"):
         glycaemic_outcomes(g.iloc[::-1])
     with pytest.raises(ValueError, match="regular grid"):
@@ -193,3 +199,71 @@ def test_ranges_partition_and_nan_is_ignored(values):
     ev = glucose_events(g, 70)
     for (s0, e0), (s1, _e1) in zip(ev[:-1], ev[1:], strict=True):
         assert s0 < e0 <= s1
+
+
+def test_time_in_range_and_events_compare_mmol_in_mmol():
+    from dt1d.metrics import glucose_events, time_in_range
+
+    # rounded to 0.1 mmol/L, readings sit on the consensus limits 3.9 and 10.0
+    mmol = np.array([3.8, 3.9, 10.0, 10.1, 7.8, 7.9])
+    assert time_in_range(mmol, units="mmol/L") == pytest.approx(100 * 4 / 6)
+    assert time_in_range(mmol, 70, 140, units="mmol/L") == pytest.approx(100 * 2 / 6)
+    # a limit that is not a consensus one is converted
+    assert time_in_range(np.array([5.0, 5.6]), 100, 180, units="mmol/L") == pytest.approx(50.0)
+    # the same in mg/dL after conversion puts 10.0 mmol/L (180.16 mg/dL) above range
+    assert time_in_range(mmol * 18.0156) == pytest.approx(100 * 3 / 6)
+    assert glucose_events(np.full(6, 10.0), 180, below=False, units="mmol/L") == []
+    assert glucose_events(np.full(6, 10.1), 180, below=False, units="mmol/L") == [(0, 6)]
+    assert glucose_events(np.full(6, 3.9), 70, units="mmol/L") == []
+    assert glucose_events(np.full(6, 3.8), 70, units="mmol/L") == [(0, 6)]
+    with pytest.raises(ValueError, match="units"):
+        time_in_range(mmol, units="mmol")
+
+
+def _reading_by_reading_events(bg, threshold, below, need, need_exit, max_missing):
+    """The event rule applied one reading at a time (a slow reference for the run-based code)."""
+    events, in_event, run_len, run_start, start, gap_len = [], False, 0, -1, -1, 0
+    for i, value in enumerate(bg):
+        if np.isnan(value):
+            run_len = 0
+            gap_len += 1
+            if in_event and gap_len > max_missing:
+                events.append((start, i - gap_len + 1))
+                in_event = False
+            continue
+        gap_len = 0
+        beyond = value < threshold if below else value > threshold
+        if beyond == in_event:  # not what we are looking for
+            run_len = 0
+            continue
+        if run_len == 0:
+            run_start = i
+        run_len += 1
+        if run_len >= (need_exit if in_event else need):
+            if in_event:
+                events.append((start, run_start))
+            else:
+                start = run_start
+            in_event = not in_event
+            run_len = 0
+    if in_event:
+        events.append((start, len(bg)))
+    return events
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from([50.0, 65.0, 70.0, 75.0, 190.0]), st.just(float("nan"))), max_size=80),
+    st.booleans(),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.integers(0, 60),
+)
+def test_run_based_events_equal_the_reading_by_reading_rule(values, below, need, need_exit, gap_min):
+    from dt1d.metrics.excursions import _interpolate_short_gaps
+
+    bg = np.array(values, dtype=float)
+    got = glucose_events(bg, 70, below=below, min_duration_min=5 * need, exit_duration_min=5 * need_exit,
+                         max_gap_min=gap_min)
+    steps = gap_min // 5
+    filled = _interpolate_short_gaps(bg, steps)
+    assert got == _reading_by_reading_events(filled, 70, below, need, need_exit, steps - 1)

@@ -8,7 +8,9 @@ record (row or entry) and the field when a file is bad.
 
 from dt1d.data.readers._common import ReaderError
 from dt1d.data.readers.carelink import read_carelink
+from dt1d.data.readers.clarity import read_dexcom_clarity
 from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
+from dt1d.data.readers.libreview import read_libreview
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
@@ -37,6 +39,8 @@ __all__ = [
     "read_parquet",
     "read_frame",
     "read_carelink",
+    "read_dexcom_clarity",
+    "read_libreview",
     "read_nightscout",
     "read_ohio",
     "read_replaybg",

@@ -10,7 +10,9 @@ import pandas as pd
 
 from dt1d.data.readers._registry import Reader, register_reader
 from dt1d.data.readers.carelink import read_carelink, sniff_carelink
+from dt1d.data.readers.clarity import read_dexcom_clarity
 from dt1d.data.readers.generic import read_csv, read_parquet
+from dt1d.data.readers.libreview import read_libreview
 from dt1d.data.readers.nightscout import read_nightscout
 from dt1d.data.readers.ohio import read_ohio
 from dt1d.data.readers.replaybg import read_replaybg
@@ -46,6 +48,22 @@ def _sniff_replaybg(path: Path, head: bytes) -> bool:
     return _REPLAYBG_COLUMNS <= set(header_fields(head))
 
 
+def _sniff_clarity(path: Path, head: bytes) -> bool:
+    fields = set(header_fields(head))
+    return {"Index", "Event Type", "Event Subtype"} <= fields and any(
+        f.startswith("Glucose Value (") for f in fields
+    )
+
+
+def _sniff_libreview(path: Path, head: bytes) -> bool:
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()[:2]
+    return any(
+        ("Device Timestamp" in line and "Record Type" in line)
+        or ("Gerätezeitstempel" in line and "Aufzeichnungstyp" in line)
+        for line in lines
+    )
+
+
 def _sniff_csv(path: Path, head: bytes) -> bool:
     return "time" in header_fields(head)
 
@@ -65,6 +83,10 @@ register_reader(Reader("parquet", read_parquet, _sniff_parquet, "Parquet table")
 register_reader(Reader("ohio", read_ohio, _sniff_ohio, "OhioT1DM XML"))
 register_reader(Reader("nightscout", _read_nightscout_path, _sniff_nightscout, "Nightscout JSON"))
 register_reader(Reader("replaybg", read_replaybg, _sniff_replaybg, "ReplayBG CSV"))
+register_reader(
+    Reader("dexcom_clarity", read_dexcom_clarity, _sniff_clarity, "Dexcom Clarity CSV export")
+)
+register_reader(Reader("libreview", read_libreview, _sniff_libreview, "LibreView CSV export"))
 register_reader(Reader("carelink", read_carelink, sniff_carelink, "Medtronic CareLink CSV"))
 register_reader(Reader("tidepool", read_tidepool, sniff_tidepool, "Tidepool JSON"))
 register_reader(Reader("csv", read_csv, _sniff_csv, "generic CSV", fallback=True))

@@ -95,6 +95,25 @@ def replay(pw, win, x_init, carbs_g, insulin_u, step_min, substeps, out):
 
 
 @jit(fastmath=FASTMATH)
+def advance_lanes(pw_batch, w, x_batch, meal_batch, carbs_g, insulin_u, step_min, substeps):
+    """One row of many lanes in place: lane ``j`` runs ``pw_batch[j]`` (W, N_PARAMS) in window
+    ``w`` from ``x_batch[j]`` (13,) and ``meal_batch[j]`` with ``carbs_g[j]`` and
+    ``insulin_u[j]`` (the closed-loop replay, where each row's doses depend on the last)."""
+    for j in range(x_batch.shape[0]):
+        _advance_row(pw_batch[j], w, x_batch[j], meal_batch[j], carbs_g[j], insulin_u[j], 0.0,
+                     step_min, substeps)
+
+
+@jit(fastmath=FASTMATH)
+def new_meal_states(x_batch):
+    """Empty meal states (m, N_MEAL) for the states ``x_batch`` (m, 13)."""
+    out = np.zeros((x_batch.shape[0], N_MEAL))
+    for j in range(x_batch.shape[0]):
+        out[j, M_QSTO_START_MG] = x_batch[j, X_QSTO1] + x_batch[j, X_QSTO2]
+    return out
+
+
+@jit(fastmath=FASTMATH)
 def delayed_amount(carbs_g, row, delay_rows, delay_frac, known_until):
     """Carbs arriving in ``row`` after the meal delay, from rows up to ``known_until`` only.
 

@@ -447,6 +447,7 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         extra_carbs: Iterable[tuple[Any, float]] = (),
         extra_insulin: Iterable[tuple[Any, float]] = (),
         percentiles: Sequence[float] = (5.0, 50.0, 95.0),
+        handlers: Sequence[Any] | None = None,
     ) -> pd.DataFrame:
         """Replay ``record`` through the twin with changed inputs (what-if); a new record.
 
@@ -456,6 +457,13 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         row holding that time. After ``method="mcmc"`` the posterior percentiles are added
         as ``glucose_p5``, ``glucose_p50``, ... columns. On injections, ``basal_scale``
         scales the ``long_acting_insulin`` doses too (and the steady depot they start from).
+
+        ``handlers``: treatment handlers (:mod:`dt1d.sim.handlers`) acting on the twin's
+        glucose at every row on top of the (what-if) recorded doses: the replay then adds
+        their boluses to ``bolus`` and ``insulin``, their rescue carbs to ``carbs`` and in
+        a ``rescue_carbs`` column; settings not given come from the twin and the record
+        (:mod:`dt1d.models.mechanistic._closed_loop`). Each posterior draw runs its own
+        handlers, so the bands include their decisions.
         """
         from dt1d.models.mechanistic import _fit as _mech_fit
         from dt1d.models.mechanistic import _kernels as K
@@ -508,6 +516,17 @@ class MechanisticModel(ParamsMixin, BaseModel, name="mechanistic_uva_padova",
         absorbed = insulin + self._dissolved(doses, len(rec), step_min)
         win = self._windows(rec.index, 0, step_min) if self.param_matrix_.shape[0] > 1 else \
             np.zeros(len(rec), np.int64)
+        from dt1d.sim.handlers import check_handlers
+
+        handler_list = check_handlers(handlers)
+        if handler_list:
+            from dt1d.models.mechanistic._closed_loop import closed_loop_replay
+
+            if doses is not None:
+                out["long_acting_insulin"] = doses
+            return closed_loop_replay(self, rec, out, carbs, bolus, basal, absorbed - insulin,
+                                      win, step_min, _substeps(step_min), None, handler_list,
+                                      percentiles)
         delay = self.params_.get("meal_delay_min", 0.0)
         glucose = np.empty(len(rec))
         K.replay(self.param_matrix_, win, self.initial_state_,

