@@ -204,12 +204,12 @@ def check_targets(results: pd.DataFrame) -> list[dict[str, Any]]:
         fast = part[part["what_if"] == "fasting"]
         if len(fast):
             err = (fast["mean_twin"] - fast["mean_true"]).abs()
-            out.append({"model": model, "target": "fasting: mean |error| <= 10 mg/dL",
+            out.append({"model": model, "target": "fasting: mean abs. error <= 10 mg/dL",
                         "passed": bool(err.mean() <= 10.0),
-                        "detail": f"mean |error| {err.mean():.1f} mg/dL"})
-            out.append({"model": model, "target": "fasting: every |error| <= 20 mg/dL",
+                        "detail": f"mean abs. error {err.mean():.1f} mg/dL"})
+            out.append({"model": model, "target": "fasting: every abs. error <= 20 mg/dL",
                         "passed": bool(err.max() <= 20.0),
-                        "detail": f"max |error| {err.max():.1f} mg/dL, "
+                        "detail": f"max abs. error {err.max():.1f} mg/dL, "
                                   f"{int((err <= 20).sum())}/{len(err)} within"})
         for name, rows in part[part["what_if"] != "fasting"].groupby("what_if", sort=False):
             ok = rows.apply(_dose_ok, axis=1)

@@ -110,7 +110,7 @@ def test_check_targets_can_fail():
                      "d_mean_true": -20.0, "d_tbr70_true": 6.0, "d_tbr70_twin": 1.0,
                      "mard": 5.0})
     got = {t["target"]: t["passed"] for t in check_targets(pd.DataFrame(rows))}
-    assert got["fasting: mean |error| <= 10 mg/dL"] is False
+    assert got["fasting: mean abs. error <= 10 mg/dL"] is False
     assert got["basal x1.2: change in mean within 25 % + 3"] is False  # 6 of 8
     assert got["hypo: true gain >= 3 points -> twin >= half"] is False
     assert got["hypo: true gain < 1 point -> twin < 5"] is True
