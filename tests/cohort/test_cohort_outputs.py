@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from _cohort_helpers import cohort
 
 from dt1d.cohort import fit_twins
-
-from _cohort_helpers import cohort
 
 
 def _no_twins(folder):

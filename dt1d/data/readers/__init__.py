@@ -7,14 +7,6 @@ record (row or entry) and the field when a file is bad.
 """
 
 from dt1d.data.readers._common import ReaderError
-from dt1d.data.readers.carelink import read_carelink
-from dt1d.data.readers.clarity import read_dexcom_clarity
-from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
-from dt1d.data.readers.libreview import read_libreview
-from dt1d.data.readers.nightscout import read_nightscout
-from dt1d.data.readers.ohio import read_ohio
-from dt1d.data.readers.replaybg import read_replaybg
-from dt1d.data.readers.tidepool import read_tidepool
 from dt1d.data.readers._registry import (
     READER_PLUGIN_GROUP,
     Reader,
@@ -24,6 +16,16 @@ from dt1d.data.readers._registry import (
     read,
     register_reader,
 )
+from dt1d.data.readers.carelink import read_carelink
+from dt1d.data.readers.clarity import read_dexcom_clarity
+from dt1d.data.readers.generic import read_csv, read_frame, read_parquet
+from dt1d.data.readers.libreview import read_libreview
+from dt1d.data.readers.nightscout import read_nightscout
+from dt1d.data.readers.ohio import read_ohio
+from dt1d.data.readers.replaybg import read_replaybg
+from dt1d.data.readers.tidepool import read_tidepool
+
+# isort: split
 from dt1d.data.readers import _builtins  # noqa: F401  (registers the readers above)
 
 __all__ = [
